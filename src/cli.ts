@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { formatConfigErrors } from './config/errors.js';
+import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
+import { loadRules } from './config/load-rules.js';
+import { ListenError, startProxy, StartupError } from './server.js';
+
+const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
+
+Usage:
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
+  chokepoint lint [RULES_DIR]
+  chokepoint --help
+
+run      Start the proxy.
+  --config FILE       YAML config: listen, rules, events, hosts, dns, timeouts, limits (see README).
+  --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
+  --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
+  --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
+  --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
+  Rules reload when their files change and on SIGHUP; an invalid change is rejected (config.rejected
+  event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
+
+lint     Validate a rules directory (default ./rules); prints file:line: key: problem; exit 1 on errors.
+
+Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) {
+    // A usage error: the help goes to stderr, so a script piping stdout sees nothing unexpected.
+    process.stderr.write(HELP);
+    return 2;
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === 'run') return run(rest);
+  if (command === 'lint') return lint(rest);
+  process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
+  return 2;
+}
+
+async function run(args: string[]): Promise<number> {
+  let values: { config?: string; rules?: string; http?: string; socks?: string; events?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string' },
+        rules: { type: 'string' },
+        http: { type: 'string' },
+        socks: { type: 'string' },
+        events: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`chokepoint run: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const base = values.config ? await loadConfigFile(values.config) : { ok: true as const, config: defaultConfig(process.cwd()) };
+  const configured = base.ok ? applyCliOverrides(base.config, values, process.cwd()) : base;
+  if (!configured.ok) {
+    process.stderr.write(`chokepoint: invalid configuration:\n${formatConfigErrors(configured.errors)}\n`);
+    return 1;
+  }
+  let proxy;
+  try {
+    proxy = await startProxy(configured.config);
+  } catch (error) {
+    if (error instanceof StartupError) {
+      process.stderr.write(`chokepoint: ${error.message}\n`);
+      return error instanceof ListenError ? 3 : 1;
+    }
+    throw error;
+  }
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`].filter(Boolean).join(', ');
+  process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
+  return new Promise((resolve) => {
+    const shutdown = (signal: string): void => {
+      process.stderr.write(`chokepoint: ${signal}, stopping\n`);
+      proxy.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          process.stderr.write(`chokepoint: unclean stop: ${error instanceof Error ? error.message : String(error)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}
+
+async function lint(args: string[]): Promise<number> {
+  const dir = args[0] ?? 'rules';
+  const loaded = await loadRules(dir);
+  if (!loaded.ok) {
+    process.stderr.write(`${formatConfigErrors(loaded.errors)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${dir}: ${loaded.ruleSet.agents.length} agent(s), ${loaded.files.length} file(s), no problems\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`chokepoint: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,41 @@
+/**
+ * The program's settings after loading: every value present, defaults filled in, paths absolute.
+ * Loading lives in load-config.ts; this file is the shape and the defaults only.
+ */
+import type { ListenAddress } from './addresses.js';
+
+export type { ListenAddress } from './addresses.js';
+
+export interface ChokepointConfig {
+  /** `null` disables that listener. */
+  listen: { http: ListenAddress | null; socks: ListenAddress | null };
+  /** Absolute path of the rules directory. */
+  rulesDir: string;
+  /** `file: null` writes JSON lines to stdout; otherwise appends to that absolute path. */
+  events: { file: string | null };
+  /** Static name → canonical addresses, consulted before DNS like /etc/hosts. Names are normalised. */
+  hosts: Map<string, string[]>;
+  /** Named like the resolver's options so they can be spread into them. */
+  dns: {
+    cacheMaxEntries: number;
+    minTtlSeconds: number;
+    maxTtlSeconds: number;
+    negativeTtlSeconds: number;
+    timeoutMs: number;
+  };
+  timeouts: { headerMs: number; connectMs: number; idleMs: number; peekMs: number };
+  limits: { maxHeaderBytes: number; maxFlowsTotal: number; maxFlowsPerAgent: number };
+}
+
+/**
+ * Defaults for every setting. `rulesDir` is relative here and resolved against the config file's
+ * directory (or the working directory when there is no config file). The static host map is empty.
+ */
+export const DEFAULT_CONFIG = {
+  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 } },
+  rulesDir: 'rules',
+  events: { file: null },
+  dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000 },
+  timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
+  limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
+} as const satisfies Omit<ChokepointConfig, 'hosts'>;

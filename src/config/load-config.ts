@@ -1,0 +1,94 @@
+/**
+ * Loads the config file and lays command-line flags over it. Relative paths in the file are relative to the
+ * file's directory (so a config and its rules can move together); relative paths on the command line are
+ * relative to the working directory, as a shell user expects.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseListenAddress } from './addresses.js';
+import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
+import { configFileSchema } from './config-schema.js';
+import type { ConfigError } from './errors.js';
+import { validateSource } from './issues.js';
+import { parseYamlSource } from './yaml-source.js';
+
+export type ConfigResult = { ok: true; config: ChokepointConfig } | { ok: false; errors: ConfigError[] };
+
+/** The flags of `chokepoint run` that override the file. */
+export interface CliOverrides {
+  rules?: string;
+  http?: string;
+  socks?: string;
+  /** A path, or "-" for JSON lines on stdout. */
+  events?: string;
+}
+
+/** `file` of the errors reported for flags. */
+export const COMMAND_LINE = 'command line';
+
+/** Every setting at its default, for runs without `--config`; paths relative to `baseDir`. */
+export function defaultConfig(baseDir: string): ChokepointConfig {
+  return {
+    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
+    rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
+    events: { file: DEFAULT_CONFIG.events.file },
+    hosts: new Map(),
+    dns: { ...DEFAULT_CONFIG.dns },
+    timeouts: { ...DEFAULT_CONFIG.timeouts },
+    limits: { ...DEFAULT_CONFIG.limits },
+  };
+}
+
+export async function loadConfigFile(file: string): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (problem) {
+    const message = problem instanceof Error ? problem.message : String(problem);
+    return { ok: false, errors: [{ file, line: 0, path: '', message: `cannot read: ${message}` }] };
+  }
+  return parseConfigText(file, text);
+}
+
+/** Parses the text of config file `file`; pure apart from resolving paths against `file`'s directory. */
+export function parseConfigText(file: string, text: string): ConfigResult {
+  const parsed = parseYamlSource(file, text);
+  if (!parsed.ok) return parsed;
+  const validated = validateSource(parsed.source, configFileSchema);
+  if (!validated.ok) return validated;
+  const config = validated.data;
+  const baseDir = path.dirname(path.resolve(file));
+  config.rulesDir = path.resolve(baseDir, config.rulesDir);
+  if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
+  return { ok: true, config };
+}
+
+/** A copy of `config` with the flags that were given applied; each bad flag is reported. */
+export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverrides, cwd: string): ConfigResult {
+  const errors: ConfigError[] = [];
+  const listen = { ...config.listen };
+  for (const flag of ['http', 'socks'] as const) {
+    const text = overrides[flag];
+    if (text === undefined) continue;
+    const parsed = parseListenAddress(text);
+    if (parsed.ok) listen[flag] = parsed.listen;
+    else errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: parsed.message });
+  }
+  for (const flag of ['rules', 'events'] as const) {
+    if (overrides[flag] === '') {
+      errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: 'is empty' });
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+
+  const { rules, events } = overrides;
+  return {
+    ok: true,
+    config: {
+      ...config,
+      listen,
+      rulesDir: rules === undefined ? config.rulesDir : path.resolve(cwd, rules),
+      events: events === undefined ? config.events : { file: events === '-' ? null : path.resolve(cwd, events) },
+    },
+  };
+}

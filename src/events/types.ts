@@ -1,0 +1,117 @@
+/**
+ * The canonical event record. Field names follow ECS (Elastic Common Schema) where ECS has one
+ * (`@timestamp`, `event.*`, `source.*`, `destination.*`, `rule.*`, `network.*`, `labels`); what ECS has no
+ * name for lives under `chokepoint.*`. One record per decision and one per closed flow, plus
+ * lifecycle events (`proxy.*`, `config.*`).
+ */
+
+export type EventName =
+  | 'flow.allowed'
+  | 'flow.alerted'
+  | 'flow.denied'
+  | 'flow.closed'
+  | 'config.reloaded'
+  | 'config.rejected'
+  | 'proxy.started'
+  | 'proxy.stopped'
+  | 'listener.error'
+  | 'agent.quarantined'
+  | 'agent.released'
+  | `detection.${string}`;
+
+export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';
+
+/** Correlation tags of a flow: run / episode / step / call and any other `key=value` the client sent. */
+export type Tags = Record<string, string>;
+
+export interface EndpointFields {
+  ip?: string;
+  port?: number;
+  domain?: string;
+  /** Bytes sent by this endpoint (ECS `source.bytes` / `destination.bytes`). */
+  bytes?: number;
+}
+
+/** What a caller supplies; the bus adds `@timestamp` and `event.sequence`. */
+export interface EventInput {
+  name: EventName;
+  kind?: 'event' | 'alert' | 'state';
+  outcome?: 'success' | 'failure' | 'unknown';
+  reason?: string;
+  /** Flow duration in nanoseconds (ECS `event.duration`). */
+  durationNs?: number;
+  flowId?: string;
+  agent?: string;
+  agentMode?: 'enforce' | 'audit';
+  entry?: EntryMode;
+  /** The decision: allow / alert / deny. */
+  action?: 'allow' | 'alert' | 'deny';
+  /** False when a deny was only reported (audit mode). */
+  enforced?: boolean;
+  ruleId?: string;
+  tags?: Tags;
+  source?: EndpointFields;
+  destination?: EndpointFields;
+  /** Every address the destination name resolved to, not only the one dialled. */
+  resolved?: string[];
+  url?: { full?: string; method?: string; status?: number };
+  error?: { code?: string; message: string };
+  /** Free-form details for lifecycle events (listener addresses, config errors, counts). */
+  details?: Record<string, unknown>;
+  /** What the flow's bytes say it speaks (ECS `network.protocol`), and the facts read from them. */
+  protocol?: string;
+  classification?: ClassificationFields;
+  detection?: DetectionFields;
+}
+
+/** Protocol facts as they appear in events (TLS SNI / ALPN / JA4, SSH banners / HASSH, Stratum…). */
+export interface ClassificationFields {
+  tls?: { sni?: string; alpn?: string[]; versions?: string[]; ja4?: string; ja3?: string; ech?: boolean };
+  http?: { method?: string; host?: string; target?: string; user_agent?: string; upgrade?: string };
+  ssh?: { client_banner?: string; server_banner?: string; hassh?: string; hassh_server?: string };
+  stratum?: { dialect?: string; method?: string; agent?: string; login?: string; worker?: string; algorithm?: string };
+  websocket?: boolean;
+}
+
+export interface DetectionFields {
+  /** Policy kind (stratum, sni_mismatch, ssh_not_allowed, …). */
+  kind: string;
+  confidence: 'low' | 'medium' | 'high';
+  evidence: string;
+  /** What the policy did about it. */
+  action: 'alert' | 'deny' | 'quarantine';
+  /** Milliseconds from the flow's start to the detection. */
+  time_to_detect_ms: number;
+  direction?: 'up' | 'down';
+}
+
+export interface ChokepointEvent {
+  '@timestamp': string;
+  event: {
+    action: EventName;
+    sequence: number;
+    kind: 'event' | 'alert' | 'state';
+    outcome?: 'success' | 'failure' | 'unknown';
+    reason?: string;
+    duration?: number;
+  };
+  chokepoint: {
+    flow_id?: string;
+    agent?: string;
+    agent_mode?: 'enforce' | 'audit';
+    entry?: EntryMode;
+    action?: 'allow' | 'alert' | 'deny';
+    enforced?: boolean;
+    resolved?: string[];
+    details?: Record<string, unknown>;
+    classification?: ClassificationFields;
+    detection?: DetectionFields;
+  };
+  rule?: { id: string };
+  labels?: Tags;
+  source?: EndpointFields;
+  destination?: EndpointFields;
+  network?: { transport: 'tcp' | 'udp'; protocol?: string };
+  url?: { full?: string; method?: string; status?: number };
+  error?: { code?: string; message: string };
+}

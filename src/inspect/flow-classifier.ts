@@ -1,0 +1,144 @@
+import { HttpClassifier } from './http/http-classifier.js';
+import { Http2PrefaceClassifier } from './signatures/http2-preface.js';
+import { NestedProxyClassifier } from './signatures/nested-proxy.js';
+import { ReverseShellClassifier } from './signatures/reverse-shell.js';
+import { SshClassifier } from './ssh/ssh-classifier.js';
+import { HttpMiningClassifier } from './stratum/http-mining.js';
+import { inspectMessage, StratumClassifier } from './stratum/stratum-classifier.js';
+import { TlsClassifier } from './tls/tls-classifier.js';
+import type { Detection, Direction, HttpFacts, ProtocolName, SshFacts, StratumFacts, StreamClassifier, TlsFacts } from './types.js';
+import type { WebSocketMessageHook } from './websocket/websocket-inspector.js';
+
+/**
+ * Runs every classifier side by side on one flow and says what the flow speaks, whatever its port.
+ *
+ * Two kinds of classifier take part:
+ * - *namers* (TLS, SSH, HTTP, HTTP/2, nested SOCKS / PROXY protocol, Stratum) each claim or reject the
+ *   flow; the first to claim it names the protocol; when all reject, the flow is `unknown`;
+ * - *watchers* (mining over HTTP, reverse-shell banners) only raise detections.
+ * After the protocol is named, only what can still learn something keeps being fed — plaintext HTTP
+ * (every request, WebSocket messages), Stratum, and the watchers of unnamed flows — so the cost of
+ * inspection stops where the bytes become opaque (TLS, SSH). Every classifier has hard caps; this
+ * dispatcher adds none of its own state beyond the list of who is still listening.
+ */
+
+export interface FlowClassification {
+  protocol: ProtocolName;
+  /** False while the namers are still undecided. */
+  decided: boolean;
+  tls?: TlsFacts;
+  http?: HttpFacts;
+  ssh?: SshFacts;
+  stratum?: StratumFacts;
+  websocket?: boolean;
+  /** Every detection so far, in order. */
+  detections: Detection[];
+}
+
+interface Entry {
+  classifier: StreamClassifier;
+  /** Namers decide the protocol; watchers only detect. */
+  role: 'namer' | 'watcher';
+  /** Keeps listening after the protocol is named (plaintext it can still learn from). */
+  continuous: (protocol: ProtocolName) => boolean;
+}
+
+/** Priority when two namers claim the same bytes: the more specific framing wins. */
+const PRIORITY: ProtocolName[] = ['tls', 'ssh', 'http2', 'socks', 'http', 'stratum'];
+
+export class FlowClassifier {
+  private readonly tls = new TlsClassifier();
+  private readonly ssh = new SshClassifier();
+  private readonly http: HttpClassifier;
+  private readonly nested = new NestedProxyClassifier();
+  private readonly stratum = new StratumClassifier();
+  private readonly httpMining = new HttpMiningClassifier();
+  private entries: Entry[];
+  private named: ProtocolName | undefined;
+  private readonly detections: Detection[] = [];
+
+  constructor() {
+    const stratumInWebSocket: WebSocketMessageHook = (payload, isText, direction, atMs) => {
+      if (!isText) return [];
+      const found = inspectMessage(payload.toString('utf8'), direction, atMs);
+      return found ? [found] : [];
+    };
+    this.http = new HttpClassifier(stratumInWebSocket);
+    const never = (): boolean => false;
+    this.entries = [
+      { classifier: this.tls, role: 'namer', continuous: never },
+      { classifier: this.ssh, role: 'namer', continuous: never },
+      { classifier: new Http2PrefaceClassifier(), role: 'namer', continuous: never },
+      { classifier: this.nested, role: 'namer', continuous: never },
+      { classifier: this.http, role: 'namer', continuous: (p) => p === 'http' },
+      { classifier: this.stratum, role: 'namer', continuous: (p) => p === 'stratum' || p === 'unknown' },
+      { classifier: this.httpMining, role: 'watcher', continuous: (p) => p === 'http' },
+      { classifier: new ReverseShellClassifier(), role: 'watcher', continuous: (p) => p === 'unknown' || p === 'reverse-shell' },
+    ];
+  }
+
+  /** Feeds one read; returns the detections it raised. Never throws. */
+  push(chunk: Buffer, direction: Direction, atMs: number): Detection[] {
+    const raised: Detection[] = [];
+    const identified: ProtocolName[] = [];
+    for (const entry of this.entries) {
+      const report = entry.classifier.push(chunk, direction, atMs);
+      raised.push(...report.detections);
+      if (report.state === 'identified' && entry.role === 'namer') identified.push(this.nameOf(entry.classifier));
+      if (report.state === 'rejected') this.drop(entry);
+    }
+    if (this.named === undefined) {
+      const winner = PRIORITY.find((protocol) => identified.includes(protocol));
+      if (winner) this.name(winner);
+      else if (!this.entries.some((entry) => entry.role === 'namer')) this.name('unknown');
+    }
+    if (raised.some((detection) => detection.type === 'reverse_shell') && this.named === 'unknown') this.named = 'reverse-shell';
+    this.detections.push(...raised);
+    return raised;
+  }
+
+  /** The peek window ended without a namer claiming the flow: call it unknown and stop waiting. */
+  giveUp(): void {
+    if (this.named === undefined) this.name('unknown');
+  }
+
+  /** True while some classifier can still learn from more bytes (the relay keeps its tap on). */
+  get listening(): boolean {
+    return this.entries.length > 0;
+  }
+
+  get classification(): FlowClassification {
+    const http = this.http.facts();
+    const ssh = this.ssh.facts();
+    const tls = this.tls.facts();
+    const stratum = this.stratum.facts() ?? this.httpMining.facts();
+    return {
+      protocol: this.named ?? 'unknown',
+      decided: this.named !== undefined,
+      ...(tls ? { tls } : {}),
+      ...(http ? { http } : {}),
+      ...(ssh.clientBanner || ssh.serverBanner ? { ssh } : {}),
+      ...(stratum ? { stratum } : {}),
+      ...(this.http.upgradedToWebSocket ? { websocket: true } : {}),
+      detections: [...this.detections],
+    };
+  }
+
+  /** The SSH classifier, for the behavioural analysis that follows an SSH flow (reverse tunnels). */
+  get sshClassifier(): SshClassifier {
+    return this.ssh;
+  }
+
+  private name(protocol: ProtocolName): void {
+    this.named = protocol === 'http' && this.http.upgradedToWebSocket ? 'websocket' : protocol;
+    this.entries = this.entries.filter((entry) => entry.continuous(protocol));
+  }
+
+  private nameOf(classifier: StreamClassifier): ProtocolName {
+    return classifier === this.nested ? (this.nested.nestedProtocol ?? 'socks') : classifier.protocol;
+  }
+
+  private drop(entry: Entry): void {
+    this.entries = this.entries.filter((candidate) => candidate !== entry);
+  }
+}

@@ -1,0 +1,109 @@
+import type { EventBus } from '../events/bus.js';
+import { classificationFields } from '../events/classification-fields.js';
+import { elapsedNs, type Flow } from '../flow/flow.js';
+import type { FlowRegistry } from '../flow/registry.js';
+import type { FlowClassification } from '../inspect/flow-classifier.js';
+import type { Detection } from '../inspect/types.js';
+import { judgeDetections, judgeProtocol, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
+import type { DetectionKind } from '../policy/types.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import type { PolicySnapshot } from './policy-snapshot.js';
+
+/**
+ * Acts on what a flow's bytes revealed: one `detection.*` event per finding, then the strongest
+ * action — alert (nothing more), deny (this flow ends), or quarantine (this flow ends, every live
+ * flow of the agent is closed, and the agent is refused until released). Audit-mode agents are
+ * reported, never blocked nor quarantined.
+ */
+
+export type Verdict = { block: false } | { block: true; kind: DetectionKind; reason: string; rule: string };
+
+export class FlowJudge {
+  constructor(
+    private readonly policy: () => PolicySnapshot,
+    private readonly events: EventBus,
+    private readonly registry: FlowRegistry,
+    private readonly quarantine: QuarantineStore,
+  ) {}
+
+  /** The first judgement, once the protocol is named: mismatches plus every detection so far. */
+  judgeClassified(flow: Flow, classification: FlowClassification): Promise<Verdict> {
+    const snapshot = this.policy();
+    const rule = snapshot.ruleById(flow.decision.rule);
+    const findings = [
+      ...judgeProtocol({
+        ruleSet: snapshot.ruleSet,
+        ...(flow.target.host ? { host: flow.target.host } : {}),
+        port: flow.target.port,
+        ...(rule ? { rule } : {}),
+        classification,
+      }),
+      ...judgeDetections(snapshot.ruleSet, classification.detections),
+    ];
+    return this.act(flow, classification, findings);
+  }
+
+  /** Later detections on a flow that keeps being inspected (keep-alive HTTP, WebSocket, Stratum). */
+  judgeDetections(flow: Flow, classification: FlowClassification, detections: readonly Detection[]): Promise<Verdict> {
+    if (detections.length === 0) return Promise.resolve({ block: false });
+    return this.act(flow, classification, judgeDetections(this.policy().ruleSet, detections));
+  }
+
+  private async act(flow: Flow, classification: FlowClassification, findings: ProtocolFinding[]): Promise<Verdict> {
+    flow.protocol = classification.protocol;
+    const facts = classificationFields(classification);
+    flow.classification = facts;
+    const enforced = flow.agent.mode === 'enforce';
+    for (const finding of findings) {
+      this.events.emit({
+        name: `detection.${finding.detection?.type ?? finding.kind}`,
+        kind: 'alert',
+        flowId: flow.id,
+        agent: flow.agent.name,
+        agentMode: flow.agent.mode,
+        entry: flow.entry,
+        tags: flow.tags,
+        source: { ip: flow.client.address, port: flow.client.port },
+        destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
+        protocol: classification.protocol,
+        classification: facts,
+        reason: finding.reason,
+        enforced: enforced && finding.action !== 'alert',
+        detection: {
+          kind: finding.kind,
+          confidence: finding.confidence,
+          evidence: finding.evidence,
+          action: finding.action,
+          time_to_detect_ms: finding.detection ? finding.detection.atMs : elapsedNs(flow) / 1e6,
+          ...(finding.detection ? { direction: finding.detection.direction } : {}),
+        },
+      });
+    }
+    const action = strongestAction(findings);
+    if (!enforced || action === undefined || action === 'alert') return { block: false };
+    const decisive = findings.find((finding) => finding.action === action);
+    if (!decisive) return { block: false };
+    if (action === 'quarantine') await this.quarantineAgent(flow, decisive);
+    return { block: true, kind: decisive.kind, reason: decisive.reason, rule: `detection.${decisive.kind}` };
+  }
+
+  private async quarantineAgent(flow: Flow, finding: ProtocolFinding): Promise<void> {
+    const agent = flow.agent.name;
+    const already = this.quarantine.get(agent) !== undefined;
+    await this.quarantine.add({ agent, since: new Date().toISOString(), reason: `${finding.kind}: ${finding.evidence}`.slice(0, 500), flowId: flow.id, trigger: finding.kind });
+    if (!already) {
+      this.events.emit({
+        name: 'agent.quarantined',
+        kind: 'alert',
+        agent,
+        agentMode: flow.agent.mode,
+        flowId: flow.id,
+        tags: flow.tags,
+        reason: `agent ${agent} quarantined after ${finding.kind} (${finding.evidence})`.slice(0, 1000),
+      });
+    }
+    for (const other of [...this.registry.all()]) {
+      if (other.agent.name === agent && other.id !== flow.id) other.terminate?.(`agent ${agent} is quarantined`);
+    }
+  }
+}

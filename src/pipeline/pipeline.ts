@@ -1,0 +1,268 @@
+import type net from 'node:net';
+import type { EventBus } from '../events/bus.js';
+import type { EntryMode, EventInput, Tags } from '../events/types.js';
+import { elapsedNs, newFlowId, type Flow } from '../flow/flow.js';
+import type { FlowRegistry } from '../flow/registry.js';
+import { relay } from '../flow/relay.js';
+import { splitUserTags } from '../identity/tags.js';
+import type { ClientCredentials } from '../identity/identify.js';
+import { dialFirst, display, type DialResult } from '../net/dialer.js';
+import { formatAddress } from '../net/address.js';
+import { normaliseHostname } from '../net/hostname.js';
+import type { Resolver } from '../net/resolver.js';
+import type { AgentPolicy, Decision } from '../policy/types.js';
+import type { PolicySnapshot } from './policy-snapshot.js';
+
+/**
+ * The one pipeline every entry mode goes through. A listener turns its handshake into a FlowRequest,
+ * calls `admit`, and speaks the outcome back in its own protocol; for tunnels it then calls `connect`
+ * and `relay`. Every step's decision is an event.
+ */
+
+export interface FlowRequest {
+  entry: EntryMode;
+  client: { address: string; port: number };
+  credentials?: ClientCredentials;
+  /** Exactly as the client asked: a name, or an IP literal in any spelling. */
+  target: { host: string; port: number };
+  tags?: Tags;
+}
+
+export type Admission =
+  | { kind: 'admitted'; flow: Flow }
+  /** The flow is refused by policy; `flow` carries the decision for the answer body. */
+  | { kind: 'denied'; flow: Flow; decision: Decision }
+  /** Credentials are required (none given) or wrong. */
+  | { kind: 'auth'; reason: string; bad: boolean }
+  /** The request itself is malformed (bad host, port, tags). */
+  | { kind: 'invalid'; reason: string }
+  /** Resolution failed; the client is told it could not be reached. */
+  | { kind: 'unresolvable'; flow: Flow; code: string; reason: string }
+  | { kind: 'limited'; flow: Flow; reason: string; scope: 'total' | 'agent' };
+
+export interface PipelineTimeouts {
+  connectMs: number;
+  idleMs: number;
+}
+
+export class Pipeline {
+  constructor(
+    private snapshot: PolicySnapshot,
+    private readonly resolver: Resolver,
+    private readonly registry: FlowRegistry,
+    private readonly events: EventBus,
+    private readonly timeouts: PipelineTimeouts,
+  ) {}
+
+  get policy(): PolicySnapshot {
+    return this.snapshot;
+  }
+
+  /** Swaps in a new policy and closes the live flows it no longer allows. */
+  replacePolicy(next: PolicySnapshot): { closed: number } {
+    this.snapshot = next;
+    let closed = 0;
+    for (const flow of [...this.registry.all()]) {
+      const agent = next.agentNamed(flow.agent.name) ?? next.unknownAgent;
+      const decision = flow.target.host
+        ? next.decideName(agent, flow.target.host, flow.target.port) ??
+          next.decideAddresses(agent, { host: flow.target.host, addresses: flow.addresses, port: flow.target.port })
+        : next.decideAddresses(agent, { addresses: flow.addresses, port: flow.target.port });
+      if (decision.action === 'deny' && agent.mode === 'enforce') {
+        closed += 1;
+        this.revoke(flow, `policy reload: ${decision.reason ?? decision.rule}`);
+      }
+    }
+    return { closed };
+  }
+
+  /** Ends every live flow, e.g. on shutdown. */
+  terminateAll(reason: string): void {
+    for (const flow of [...this.registry.all()]) this.revoke(flow, reason);
+  }
+
+  async admit(request: FlowRequest): Promise<Admission> {
+    if (!Number.isInteger(request.target.port) || request.target.port < 1 || request.target.port > 65535) {
+      return { kind: 'invalid', reason: `port ${request.target.port} is not a TCP port (1-65535)` };
+    }
+    const target = normaliseHostname(request.target.host);
+    if ('error' in target) return { kind: 'invalid', reason: `bad destination host: ${target.error}` };
+
+    let tags: Tags = { ...request.tags };
+    let credentials = request.credentials;
+    if (credentials) {
+      const split = splitUserTags(credentials.user);
+      if ('error' in split) return { kind: 'invalid', reason: `bad tags in proxy user name: ${split.error}` };
+      tags = { ...split.tags, ...tags };
+      credentials = { user: split.user, password: credentials.password };
+    }
+
+    const snapshot = this.snapshot;
+    const identity = snapshot.identities.identify(request.client.address, credentials);
+    if (identity.kind === 'bad-credentials') {
+      this.reportBadCredentials(request, identity.user, tags);
+      return { kind: 'auth', bad: true, reason: 'invalid proxy credentials' };
+    }
+    if (identity.kind === 'unknown' && snapshot.ruleSet.requireCredentials) {
+      return { kind: 'auth', bad: false, reason: 'proxy credentials are required: user = agent name, password = agent token' };
+    }
+    const agent = identity.kind === 'agent' ? identity.agent : snapshot.unknownAgent;
+
+    const flow: Flow = {
+      id: newFlowId(),
+      entry: request.entry,
+      startedAt: process.hrtime.bigint(),
+      client: request.client,
+      agent,
+      tags,
+      target: {
+        ...('host' in target ? { host: target.host } : {}),
+        port: request.target.port,
+        requested: request.target.host,
+      },
+      addresses: 'ip' in target ? [formatAddress(target.ip)] : [],
+      decision: { action: 'deny', rule: 'default-deny' },
+      ...(credentials ? { credentialUser: credentials.user } : {}),
+    };
+
+    if ('host' in target) {
+      const early = snapshot.decideName(agent, target.host, flow.target.port);
+      if (early && !this.overriddenByAudit(agent, early)) return this.deny(flow, early);
+      const resolution = await this.resolver.resolve(target.host);
+      if (!resolution.ok) {
+        this.emitFlow('flow.closed', flow, { outcome: 'failure', reason: resolution.message, error: { code: resolution.code, message: resolution.message } });
+        return { kind: 'unresolvable', flow, code: resolution.code, reason: resolution.message };
+      }
+      flow.addresses = resolution.addresses;
+    }
+    // A reload that landed during the lookup re-judged the flows registered at that moment, and this one
+    // was not among them: judge it by the rules in force now, re-identifying its agent by name as a
+    // reload does for live flows. Nothing awaits between here and registration.
+    const current = this.snapshot;
+    if (current !== snapshot) flow.agent = current.agentNamed(agent.name) ?? current.unknownAgent;
+    const decision = current.decideAddresses(flow.agent, { ...('host' in target ? { host: target.host } : {}), addresses: flow.addresses, port: flow.target.port });
+    flow.decision = decision;
+    if (decision.action === 'deny' && !this.overriddenByAudit(flow.agent, decision)) return this.deny(flow, decision);
+
+    const slot = this.registry.tryAdd(flow);
+    if (!slot.ok) {
+      const limitDecision: Decision = { action: 'deny', rule: `limit.${slot.scope}`, reason: slot.reason };
+      this.emitFlow('flow.denied', flow, { decision: limitDecision });
+      return { kind: 'limited', flow, reason: slot.reason, scope: slot.scope };
+    }
+    const name = decision.action === 'deny' ? 'flow.denied' : decision.action === 'alert' ? 'flow.alerted' : 'flow.allowed';
+    this.emitFlow(name, flow, { decision, enforced: decision.action === 'deny' ? false : undefined });
+    return { kind: 'admitted', flow };
+  }
+
+  /** A client presented credentials that match no agent: an alert, whatever the entry mode. */
+  reportBadCredentials(request: Omit<FlowRequest, 'target'> & { target?: FlowRequest['target'] }, user: string, tags?: Tags): void {
+    this.events.emit({
+      name: 'flow.denied',
+      kind: 'alert',
+      action: 'deny',
+      ruleId: 'auth.invalid-credentials',
+      reason: `invalid proxy credentials for user ${user}`,
+      entry: request.entry,
+      source: { ip: request.client.address, port: request.client.port },
+      ...(request.target ? { destination: { domain: request.target.host, port: request.target.port } } : {}),
+      ...(tags ? { tags } : {}),
+    });
+  }
+
+  /** Dials the flow's vetted addresses. On failure the flow is closed (event) and released. */
+  async connect(flow: Flow): Promise<DialResult> {
+    const result = await dialFirst(flow.addresses, flow.target.port, this.timeouts.connectMs);
+    if (result.ok && flow.revoked !== undefined) {
+      // Revoked while dialling: not a byte may reach the destination.
+      result.socket.destroy();
+      const message = flow.revoked;
+      this.close(flow, { outcome: 'failure', reason: message, error: { code: 'REVOKED', message } });
+      return { ok: false, code: 'ERROR', message };
+    }
+    if (result.ok) flow.dialled = result.address;
+    else this.close(flow, { outcome: 'failure', reason: result.message, error: { code: result.code, message: result.message } });
+    return result;
+  }
+
+  /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
+  relay(flow: Flow, client: net.Socket, upstream: net.Socket): void {
+    const handle = relay(client, upstream, this.timeouts.idleMs);
+    flow.terminate = handle.terminate;
+    // Revoked between the dial and now (a reload can land in between): end it before it carries data.
+    if (flow.revoked !== undefined) handle.terminate(flow.revoked);
+    void handle.done.then((result) =>
+      this.close(flow, {
+        outcome: 'success',
+        reason: result.reason,
+        source: { bytes: result.bytesUp },
+        destination: { bytes: result.bytesDown },
+      }),
+    );
+  }
+
+  /** Ends a flow that did not go through `relay` (plain HTTP requests, failed dials). */
+  close(flow: Flow, details: CloseDetails): void {
+    this.registry.remove(flow);
+    this.emitFlow('flow.closed', flow, details);
+  }
+
+  /** Terminates the flow now, or marks it so that connect / relay end it as soon as they get to it. */
+  private revoke(flow: Flow, reason: string): void {
+    flow.revoked = reason;
+    flow.terminate?.(reason);
+  }
+
+  private deny(flow: Flow, decision: Decision): Admission {
+    flow.decision = decision;
+    this.emitFlow('flow.denied', flow, { decision, enforced: true });
+    return { kind: 'denied', flow, decision };
+  }
+
+  /** Audit agents are never blocked; their denials are reported with `enforced: false`. */
+  private overriddenByAudit(agent: AgentPolicy, decision: Decision): boolean {
+    return decision.action === 'deny' && agent.mode === 'audit';
+  }
+
+  private emitFlow(name: EventInput['name'], flow: Flow, details: CloseDetails & { decision?: Decision; enforced?: boolean | undefined }): void {
+    const decision = details.decision;
+    this.events.emit({
+      name,
+      kind: name === 'flow.alerted' || (name === 'flow.denied' && flow.agent.mode === 'enforce') ? 'alert' : 'event',
+      flowId: flow.id,
+      agent: flow.agent.name,
+      agentMode: flow.agent.mode,
+      entry: flow.entry,
+      tags: flow.tags,
+      source: { ip: flow.client.address, port: flow.client.port, ...details.source },
+      destination: {
+        ...(flow.target.host ? { domain: flow.target.host } : {}),
+        ...(flow.dialled ? { ip: flow.dialled } : flow.addresses.length === 1 ? { ip: flow.addresses[0] } : {}),
+        port: flow.target.port,
+        ...details.destination,
+      },
+      resolved: flow.addresses,
+      ...(decision ? { action: decision.action, ruleId: decision.rule, reason: decision.reason } : {}),
+      ...(name === 'flow.closed' ? { durationNs: elapsedNs(flow), action: flow.decision.action, ruleId: flow.decision.rule } : {}),
+      ...(details.reason !== undefined && !decision ? { reason: details.reason } : {}),
+      ...(details.outcome ? { outcome: details.outcome } : {}),
+      ...(details.enforced !== undefined ? { enforced: details.enforced } : {}),
+      ...(details.error ? { error: details.error } : {}),
+      ...(details.url ? { url: details.url } : {}),
+    });
+  }
+}
+
+export interface CloseDetails {
+  outcome?: 'success' | 'failure';
+  reason?: string;
+  error?: { code?: string; message: string };
+  source?: { bytes?: number };
+  destination?: { bytes?: number };
+  url?: { full?: string; method?: string; status?: number };
+}
+
+/** "host:port" as the agent asked for it, for messages. */
+export function describeTarget(flow: Flow): string {
+  return display(flow.target.host ?? flow.target.requested, flow.target.port);
+}

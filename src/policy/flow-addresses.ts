@@ -1,0 +1,84 @@
+/**
+ * The addresses of a flow, parsed once per decision into the forms the matchers compare.
+ *
+ * Each address is judged first by its embedded IPv4 when it has one (IPv4-mapped, NAT64, 6to4,
+ * Teredo: see net/address.ts), so "::ffff:10.0.0.1" meets "10.0.0.0/8" rules and the private range.
+ * Its raw IPv6 form is kept as a second form so that rules written for the IPv6 side still apply
+ * ("deny 2002::/16" catches every 6to4 address). A rule matches the address if it matches either form
+ * (the judged form's rule is preferred); SSRF vetting looks at the judged form only, because that is
+ * where the flow really ends up (the 6to4 wrapper of 10.0.0.1 is a private address).
+ */
+import { addressForJudging, parseIpLiteral } from '../net/address.js';
+import { addressBits, type AddressBits } from './address-bits.js';
+import type { CidrMatcher, CidrRule } from './cidr-matcher.js';
+import type { PerList } from './rule-buckets.js';
+import type { Rule, RuleList } from './types.js';
+
+export interface FlowAddress {
+  /** The address as the caller gave it, for reasons and events. */
+  text: string;
+  /** The address that is judged: the embedded IPv4, or the address itself. */
+  judged: AddressBits;
+  /** The address as written, when it differs from `judged`. */
+  raw: AddressBits | undefined;
+}
+
+export function parseFlowAddresses(texts: readonly string[]): FlowAddress[] | { invalid: string } {
+  const addresses: FlowAddress[] = [];
+  for (const text of texts) {
+    const written = parseIpLiteral(text);
+    if (written === undefined) return { invalid: text };
+    const judged = addressForJudging(written);
+    addresses.push(
+      judged === written
+        ? { text, judged: addressBits(written), raw: undefined }
+        : { text, judged: addressBits(judged), raw: addressBits(written) },
+    );
+  }
+  return addresses;
+}
+
+/** What one CIDR matcher (an agent's, or the global deny list's) says about one address. */
+export interface AddressMatches {
+  address: FlowAddress;
+  /** The most specific rule of each list containing the judged form. */
+  judged: PerList<CidrRule>;
+  /** The same for the raw form, when there is one. */
+  raw: PerList<CidrRule> | undefined;
+}
+
+export function matchAddresses(cidrs: CidrMatcher, addresses: readonly FlowAddress[], port: number): AddressMatches[] {
+  return addresses.map((address) => ({
+    address,
+    judged: cidrs.match(address.judged, port),
+    raw: address.raw === undefined ? undefined : cidrs.match(address.raw, port),
+  }));
+}
+
+/** The rule of `list` for one address: the judged form's, else the raw form's. */
+function ruleFor(matches: AddressMatches, list: RuleList): Rule | undefined {
+  return (matches.judged[list] ?? matches.raw?.[list])?.rule;
+}
+
+/** Deny semantics: the rule for the first address that some rule of `list` contains. */
+export function ruleForAnyAddress(matches: readonly AddressMatches[], list: RuleList): Rule | undefined {
+  for (const m of matches) {
+    const rule = ruleFor(m, list);
+    if (rule !== undefined) return rule;
+  }
+  return undefined;
+}
+
+/**
+ * Allow / alert semantics: every address must be covered (by one rule or several); the rule reported
+ * is the one for the first address. Undefined for no addresses: nothing is not "all".
+ */
+export function ruleForAllAddresses(matches: readonly AddressMatches[], list: RuleList): Rule | undefined {
+  let first: Rule | undefined;
+  for (const m of matches) {
+    const rule = ruleFor(m, list);
+    if (rule === undefined) return undefined;
+    first ??= rule;
+  }
+  return first;
+}

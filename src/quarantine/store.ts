@@ -1,0 +1,111 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Quarantined agents: every live flow of the agent is closed and every new one denied until an
+ * operator releases it. The state is a small JSON file rewritten atomically (write, then rename), so a
+ * restart — or a crash — never releases an agent. An unreadable state file stops the proxy from
+ * starting rather than forgetting who was quarantined (fail closed).
+ */
+
+export interface QuarantineEntry {
+  agent: string;
+  /** ISO time the agent entered quarantine. */
+  since: string;
+  reason: string;
+  flowId?: string;
+  /** The detection kind that triggered it, e.g. "stratum". */
+  trigger?: string;
+  /** ISO time after which the quarantine lapses by itself; absent = until released. */
+  expiresAt?: string;
+}
+
+export class QuarantineStateError extends Error {}
+
+export class QuarantineStore {
+  private entries = new Map<string, QuarantineEntry>();
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(readonly file: string) {}
+
+  static async open(file: string): Promise<QuarantineStore> {
+    const store = new QuarantineStore(file);
+    await store.reload();
+    return store;
+  }
+
+  /** Re-reads the file (after `chokepoint quarantine release` edited it, on reload / SIGHUP). */
+  async reload(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.entries = new Map();
+        return;
+      }
+      throw new QuarantineStateError(`cannot read quarantine state ${this.file}: ${(error as Error).message}`);
+    }
+    this.entries = parseState(this.file, text);
+  }
+
+  /** The agent's quarantine, unless it has expired. */
+  get(agent: string, now = new Date()): QuarantineEntry | undefined {
+    const entry = this.entries.get(agent);
+    if (entry?.expiresAt && Date.parse(entry.expiresAt) <= now.getTime()) return undefined;
+    return entry;
+  }
+
+  list(now = new Date()): QuarantineEntry[] {
+    return [...this.entries.keys()].flatMap((agent) => this.get(agent, now) ?? []);
+  }
+
+  /** Adds (or keeps) a quarantine; resolves once it is on disk. The first reason is kept. */
+  add(entry: QuarantineEntry): Promise<void> {
+    if (!this.get(entry.agent)) this.entries.set(entry.agent, entry);
+    return this.persist();
+  }
+
+  /** Releases the agent; resolves to whether it was quarantined. */
+  async release(agent: string): Promise<boolean> {
+    const had = this.entries.delete(agent);
+    await this.persist();
+    return had;
+  }
+
+  private persist(): Promise<void> {
+    const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
+    // Writes are serialised so that an older snapshot can never be renamed over a newer one.
+    this.writing = this.writing.then(async () => {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      const temporary = `${this.file}.${process.pid}.tmp`;
+      await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
+      await rename(temporary, this.file);
+    });
+    return this.writing;
+  }
+}
+
+function parseState(file: string, text: string): Map<string, QuarantineEntry> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new QuarantineStateError(`quarantine state ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const list = typeof parsed === 'object' && parsed !== null && 'quarantined' in parsed ? parsed.quarantined : undefined;
+  if (!Array.isArray(list)) throw new QuarantineStateError(`quarantine state ${file} has no "quarantined" list`);
+  const entries = new Map<string, QuarantineEntry>();
+  for (const item of list) {
+    if (!isEntry(item)) throw new QuarantineStateError(`quarantine state ${file} has a malformed entry: ${JSON.stringify(item).slice(0, 200)}`);
+    entries.set(item.agent, item);
+  }
+  return entries;
+}
+
+function isEntry(value: unknown): value is QuarantineEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.agent === 'string' && typeof record.since === 'string' && typeof record.reason === 'string' &&
+    (record.expiresAt === undefined || typeof record.expiresAt === 'string');
+}

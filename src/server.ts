@@ -1,0 +1,195 @@
+import type http from 'node:http';
+import type net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { ChokepointConfig, ListenAddress } from './config/chokepoint-config.js';
+import { formatConfigError } from './config/errors.js';
+import { loadRules } from './config/load-rules.js';
+import { watchRules, type RulesWatcher } from './config/watch.js';
+import { EventBus, type EventSink } from './events/bus.js';
+import { createPinoSink } from './events/pino-sink.js';
+import { FlowRegistry } from './flow/registry.js';
+import { createHttpProxyServer } from './listeners/http-proxy.js';
+import { createSocks5Server } from './listeners/socks5.js';
+import { Resolver } from './net/resolver.js';
+import { buildSnapshot } from './pipeline/build-snapshot.js';
+import { Pipeline } from './pipeline/pipeline.js';
+
+/**
+ * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
+ * runs and what integration tests start in-process.
+ */
+
+export interface StartOptions {
+  /** Replace the default pino sink (stdout or `events.file`), e.g. with an in-memory sink in tests. */
+  sinks?: EventSink[];
+  /** Watch the rules directory and reload on change (default true). */
+  watch?: boolean;
+}
+
+export interface RunningProxy {
+  readonly events: EventBus;
+  readonly pipeline: Pipeline;
+  readonly registry: FlowRegistry;
+  /** Bound addresses (port 0 in the config becomes the real port here). */
+  readonly http?: AddressInfo;
+  readonly socks?: AddressInfo;
+  /** Reloads rules now; resolves to whether the new rules were accepted. */
+  reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
+  stop(): Promise<void>;
+}
+
+/** The proxy cannot start: invalid rules (the CLI exits 1) or a listener that cannot bind (a ListenError). */
+export class StartupError extends Error {}
+
+/** A listener could not bind its address; the CLI exits 3 on this one. */
+export class ListenError extends StartupError {}
+
+/** What an operator should read for the bind errors one actually meets. */
+const LISTEN_ERROR_TEXT: Record<string, string> = {
+  EADDRINUSE: 'address already in use (is another proxy running on it?)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'address not available (no interface of this machine has it)',
+};
+
+export async function startProxy(config: ChokepointConfig, options: StartOptions = {}): Promise<RunningProxy> {
+  const events = new EventBus();
+  for (const sink of options.sinks ?? [createPinoSink(config.events.file ?? undefined)]) events.addSink(sink);
+
+  const initial = await loadSnapshot(config.rulesDir);
+  if (!initial.ok) throw new StartupError(`rules in ${config.rulesDir} are invalid:\n${initial.errors.join('\n')}`);
+
+  const registry = new FlowRegistry({ maxTotal: config.limits.maxFlowsTotal, maxPerAgent: config.limits.maxFlowsPerAgent });
+  const resolver = new Resolver({ hosts: config.hosts, ...config.dns });
+  const pipeline = new Pipeline(initial.snapshot, resolver, registry, events, {
+    connectMs: config.timeouts.connectMs,
+    idleMs: config.timeouts.idleMs,
+  });
+
+  const servers: TrackedServer[] = [];
+  let httpAddress: AddressInfo | undefined;
+  let socksAddress: AddressInfo | undefined;
+  try {
+    if (config.listen.http) {
+      const server = createHttpProxyServer(pipeline, {
+        headerTimeoutMs: config.timeouts.headerMs,
+        maxHeaderBytes: config.limits.maxHeaderBytes,
+        upstreamIdleMs: config.timeouts.idleMs,
+      });
+      servers.push(track(server));
+      httpAddress = await listen(server, config.listen.http, 'http');
+      keepServing(server, 'http', events);
+    }
+    if (config.listen.socks) {
+      const server = createSocks5Server(pipeline, { handshakeTimeoutMs: config.timeouts.headerMs });
+      servers.push(track(server));
+      socksAddress = await listen(server, config.listen.socks, 'socks');
+      keepServing(server, 'socks', events);
+    }
+  } catch (error) {
+    await Promise.all(servers.map(closeServer));
+    throw error;
+  }
+
+  // Reloads are serialised: a burst of triggers never interleaves two loads.
+  let reloading: Promise<{ ok: boolean; errors: string[] }> = Promise.resolve({ ok: true, errors: [] });
+  const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
+    reloading = reloading.then(async () => {
+      const next = await loadSnapshot(config.rulesDir);
+      if (!next.ok) {
+        events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `rules reload (${trigger}) rejected; the previous rules stay in force`, details: { trigger, errors: next.errors } });
+        return { ok: false, errors: next.errors };
+      }
+      const { closed } = pipeline.replacePolicy(next.snapshot);
+      events.emit({ name: 'config.reloaded', kind: 'state', outcome: 'success', reason: `rules reloaded (${trigger})`, details: { trigger, agents: next.snapshot.ruleSet.agents.length, closed_flows: closed } });
+      return { ok: true, errors: [] };
+    });
+    return reloading;
+  };
+  const watcher: RulesWatcher | undefined = options.watch === false ? undefined : watchRules(config.rulesDir, () => void reload('file change'));
+  const onHangup = (): void => void reload('SIGHUP');
+  process.on('SIGHUP', onHangup);
+
+  events.emit({
+    name: 'proxy.started',
+    kind: 'state',
+    details: {
+      http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
+      socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
+      rules: config.rulesDir,
+      agents: initial.snapshot.ruleSet.agents.map((agent) => agent.name),
+    },
+  });
+
+  return {
+    events,
+    pipeline,
+    registry,
+    ...(httpAddress ? { http: httpAddress } : {}),
+    ...(socksAddress ? { socks: socksAddress } : {}),
+    reload,
+    async stop(): Promise<void> {
+      process.off('SIGHUP', onHangup);
+      watcher?.close();
+      await reloading;
+      pipeline.terminateAll('proxy stopping');
+      await Promise.all(servers.map(closeServer));
+      events.emit({ name: 'proxy.stopped', kind: 'state' });
+      await events.flush();
+    },
+  };
+}
+
+async function loadSnapshot(dir: string): Promise<ReturnType<typeof buildSnapshot>> {
+  const loaded = await loadRules(dir);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors.map(formatConfigError) };
+  return buildSnapshot(loaded.ruleSet);
+}
+
+function listen(server: net.Server | http.Server, address: ListenAddress, name: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const why = (error.code && LISTEN_ERROR_TEXT[error.code]) ?? error.code ?? error.message;
+      reject(new ListenError(`cannot listen for ${name} on ${address.host}:${address.port}: ${why}`));
+    };
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port, backlog: 1024 }, () => {
+      server.off('error', onError);
+      const bound = server.address();
+      if (bound === null || typeof bound === 'string') reject(new ListenError(`${name} listener has no TCP address`));
+      else resolve(bound);
+    });
+  });
+}
+
+/** An accept error (EMFILE, ENFILE) after start-up is reported, never fatal: live flows keep going. */
+function keepServing(server: net.Server, name: string, events: EventBus): void {
+  server.on('error', (error: NodeJS.ErrnoException) =>
+    events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', reason: `${name} listener: ${error.code ?? error.message}`, error: { ...(error.code ? { code: error.code } : {}), message: error.message } }),
+  );
+}
+
+/** A listening server and the client sockets it accepted that are still open. */
+interface TrackedServer {
+  server: net.Server;
+  sockets: Set<net.Socket>;
+}
+
+function track(server: net.Server): TrackedServer {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return { server, sockets };
+}
+
+/**
+ * Stops accepting and closes every client socket still open. `server.close()` alone waits for each
+ * connection to end, so a client stalled in its handshake (a SOCKS5 greeting, half a CONNECT request)
+ * would hold shutdown for the whole header timeout. Live flows are terminated before this, with a reason.
+ */
+function closeServer({ server, sockets }: TrackedServer): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const socket of sockets) socket.destroy();
+  return closed;
+}

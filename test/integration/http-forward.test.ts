@@ -1,0 +1,109 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curl } from '../helpers/curl.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
+import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
+
+describe('HTTP forward proxy (absolute-URI) with real curl', () => {
+  let rules: TempRules;
+  let proxy: TestProxy;
+  let upstream: Upstream;
+
+  beforeAll(async () => {
+    upstream = await httpUpstream();
+    rules = await tempRules(DENY_UNKNOWN_POLICY, {
+      coder: `agent: coder
+identify: { sources: ["127.0.0.1/32"] }
+allow:
+  - { host: app.test, ports: [${upstream.port}] }
+  - { cidr: 127.0.0.1/32, ports: [${upstream.port}] }
+deny:
+  - { host: secret.app.test, reason: "secrets stay inside" }
+`,
+    });
+    proxy = await startTestProxy(rules.dir, (config) => {
+      config.hosts.set('app.test', ['127.0.0.1']);
+      config.hosts.set('secret.app.test', ['127.0.0.1']);
+    });
+  });
+  afterAll(async () => {
+    await proxy.stop();
+    await upstream.close();
+    await rules.remove();
+  });
+
+  it('forwards a GET, keeps Host, and strips proxy headers', async () => {
+    const result = await curl([
+      '-x', proxy.httpUrl, '-H', 'Chokepoint-Tags: run=r1, episode=7', '-H', 'Connection: keep-alive, X-Hop',
+      '-H', 'X-Hop: drop-me', `http://app.test:${upstream.port}/path?q=1`,
+    ]);
+    expect(result.status).toBe(200);
+    expect(result.body).toBe('hello from upstream\n');
+    const seen = upstream.requests.at(-1);
+    expect(seen?.url).toBe('/path?q=1');
+    expect(seen?.headers.host).toBe(`app.test:${upstream.port}`);
+    expect(seen?.headers['chokepoint-tags']).toBeUndefined();
+    expect(seen?.headers['x-hop']).toBeUndefined();
+    expect(seen?.headers['x-forwarded-for']).toBeUndefined();
+    const allowed = await proxy.log.waitFor((e) => e.event.action === 'flow.allowed' && e.destination?.domain === 'app.test');
+    expect(allowed.chokepoint.agent).toBe('coder');
+    expect(allowed.labels).toEqual({ run: 'r1', episode: '7' });
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === allowed.chokepoint.flow_id);
+    expect(closed.destination?.bytes).toBeGreaterThan(0);
+    expect(closed.event.duration).toBeGreaterThan(0);
+    expect(closed.labels).toEqual({ run: 'r1', episode: '7' });
+  });
+
+  it('reuses the client connection (keep-alive) across requests', async () => {
+    const url = `http://app.test:${upstream.port}/`;
+    const result = await curl(['-v', '-x', proxy.httpUrl, url, url, url]);
+    expect(result.body.match(/hello from upstream/g)).toHaveLength(3);
+    expect(result.stderr).toMatch(/Re-using existing connection/);
+  });
+
+  it('streams a chunked request body upstream', async () => {
+    const payload = 'x'.repeat(200_000);
+    const file = path.join(rules.dir, 'payload.bin');
+    await writeFile(file, payload);
+    const result = await curl(['-x', proxy.httpUrl, '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${file}`, `http://app.test:${upstream.port}/upload`]);
+    expect(result.status).toBe(200);
+    const seen = upstream.requests.find((r) => r.url === '/upload');
+    expect(seen?.body.length).toBe(payload.length);
+  });
+
+  it('denies with a 403 JSON body the agent can read, and never reaches upstream', async () => {
+    const before = upstream.connections;
+    const result = await curl(['-x', proxy.httpUrl, `http://secret.app.test:${upstream.port}/`]);
+    expect(result.status).toBe(403);
+    const body = JSON.parse(result.body) as Record<string, string>;
+    expect(body).toMatchObject({ error: 'denied', reason: 'secrets stay inside', rule: 'coder.deny.0', agent: 'coder' });
+    expect(body.flow).toMatch(/^[0-9a-f-]{36}$/);
+    expect(upstream.connections).toBe(before);
+  });
+
+  it('answers 502 with a reason when the upstream refuses the connection', async () => {
+    const closed = await httpUpstream();
+    const port = closed.port;
+    await closed.close();
+    await rules.writeAgent('coder', `agent: coder
+identify: { sources: ["127.0.0.1/32"] }
+allow:
+  - { host: app.test, ports: [${upstream.port}, ${port}] }
+  - { cidr: 127.0.0.1/32, ports: [${upstream.port}, ${port}] }
+deny:
+  - { host: secret.app.test, reason: "secrets stay inside" }
+`);
+    expect((await proxy.proxy.reload('test')).ok).toBe(true);
+    const result = await curl(['-x', proxy.httpUrl, `http://app.test:${port}/`]);
+    expect(result.status).toBe(502);
+    expect(JSON.parse(result.body)).toMatchObject({ error: 'upstream_unreachable' });
+  });
+
+  it('rejects origin-form and https absolute URIs with a 400 that says what to do', async () => {
+    const origin = await curl([`${proxy.httpUrl}/just/a/path`]);
+    expect(origin.status).toBe(400);
+    expect(JSON.parse(origin.body).reason).toMatch(/forward proxy/);
+  });
+});

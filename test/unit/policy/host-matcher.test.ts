@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { HostMatcher, hostKeys, hostPatternProblem, isHostName } from '../../../src/policy/host-matcher.js';
+import type { Rule, RuleList } from '../../../src/policy/types.js';
+import { rule } from './policy-fixtures.js';
+
+/** The rule of `list` the matcher finds for `host`. */
+function match(matcher: HostMatcher, host: string, port: number, list: RuleList = 'allow'): Rule | undefined {
+  const keys = hostKeys(host);
+  if (keys === undefined) throw new Error(`${host} is not a host name`);
+  return matcher.match(keys, port)[list];
+}
+
+describe('HostMatcher', () => {
+  const exact = rule('allow', 'github.com', '443');
+  const subdomains = rule('allow', '*.github.com', '443');
+  const deeper = rule('allow', '*.api.github.com', '443');
+  const anyName = rule('allow', '*', '80');
+  const matcher = new HostMatcher([anyName, subdomains, exact, deeper]);
+
+  it('matches an exact name', () => {
+    expect(match(matcher, 'github.com', 443)).toBe(exact);
+  });
+
+  it('matches "*.github.com" for subdomains at any depth but not for the apex', () => {
+    expect(match(matcher, 'raw.github.com', 443)).toBe(subdomains);
+    expect(match(matcher, 'a.b.c.github.com', 443)).toBe(subdomains);
+    expect(match(new HostMatcher([subdomains]), 'github.com', 443)).toBeUndefined();
+  });
+
+  it('does not match a name that merely ends with the same characters', () => {
+    expect(match(matcher, 'evilgithub.com', 443)).toBeUndefined();
+    expect(match(matcher, 'github.com.evil.org', 443)).toBeUndefined();
+  });
+
+  it('prefers the longest wildcard suffix', () => {
+    expect(match(matcher, 'v3.api.github.com', 443)).toBe(deeper);
+    expect(match(matcher, 'api.github.com', 443)).toBe(subdomains);
+  });
+
+  it('matches "*" for any name, after every more specific pattern', () => {
+    expect(match(matcher, 'example.org', 80)).toBe(anyName);
+    expect(match(matcher, 'localhost', 80)).toBe(anyName);
+  });
+
+  it('only counts rules whose ports cover the port, falling back to less specific ones', () => {
+    expect(match(matcher, 'github.com', 22)).toBeUndefined();
+    expect(match(matcher, 'github.com', 80)).toBe(anyName);
+  });
+
+  it('picks the first written rule among equally specific ones that cover the port', () => {
+    const first = rule('deny', 'example.com', '*');
+    const second = rule('deny', 'example.com', '*');
+    const onlyHttps = rule('deny', 'example.com', '443');
+    const m = new HostMatcher([onlyHttps, first, second]);
+    expect(match(m, 'example.com', 443, 'deny')).toBe(onlyHttps);
+    expect(match(m, 'example.com', 22, 'deny')).toBe(first);
+  });
+
+  it('answers for every list in one lookup, each with its own most specific rule', () => {
+    const denyAll = rule('deny', '*.example.com', '*');
+    const allowApi = rule('allow', 'api.example.com', '443');
+    const alertAny = rule('alert', '*', '443');
+    const found = new HostMatcher([alertAny, allowApi, denyAll]).match({ name: 'api.example.com', parentDomains: ['example.com', 'com'] }, 443);
+    expect(found).toEqual({ deny: denyAll, allow: allowApi, alert: alertAny });
+  });
+});
+
+describe('isHostName', () => {
+  it('is false for every spelling of an IP literal and true for names', () => {
+    for (const literal of ['10.0.0.1', '2130706433', '0x7f.1', '::1', '[2001:db8::1]', '']) {
+      expect(isHostName(literal), literal).toBe(false);
+    }
+    for (const name of ['github.com', 'localhost', 'xn--bcher-kva.example', '1password.com']) {
+      expect(isHostName(name), name).toBe(true);
+    }
+  });
+});
+
+describe('hostKeys', () => {
+  it('lists the parent domains, most specific first', () => {
+    expect(hostKeys('a.b.github.com')).toEqual({ name: 'a.b.github.com', parentDomains: ['b.github.com', 'github.com', 'com'] });
+    expect(hostKeys('localhost')).toEqual({ name: 'localhost', parentDomains: [] });
+  });
+
+  it('gives no keys for a missing host or an IP literal', () => {
+    expect(hostKeys(undefined)).toBeUndefined();
+    expect(hostKeys('10.0.0.1')).toBeUndefined();
+  });
+});
+
+describe('hostPatternProblem', () => {
+  it('accepts exact, "*." and "*" patterns', () => {
+    expect(hostPatternProblem('github.com')).toBeUndefined();
+    expect(hostPatternProblem('*.github.com')).toBeUndefined();
+    expect(hostPatternProblem('*')).toBeUndefined();
+  });
+
+  it('rejects stars elsewhere, empty suffixes and IP literals', () => {
+    expect(hostPatternProblem('api.*.github.com')).toMatch(/first label/);
+    expect(hostPatternProblem('*github.com')).toMatch(/first label/);
+    expect(hostPatternProblem('*.')).toMatch(/names no domain/);
+    expect(hostPatternProblem('10.0.0.1')).toMatch(/use cidr/);
+  });
+});
