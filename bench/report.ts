@@ -79,6 +79,10 @@ function methodSection(input: ReportInput): string[] {
       `process tree) before and after opening ${input.idleTunnels} idle tunnels to an echo server, divided by ` +
       `the tunnels opened; ${settings.idle.rounds} round(s), each with a fresh proxy.`,
     `- **Policy decision**: bench/policy-decide.ts (100k rules), run in its own process.`,
+    '',
+    `Squid ${'`'}squid -N${'`'} runs with a generated config: no caching, no access log, localhost allowed, CONNECT to any ` +
+      `port. Chokepoint runs ${'`'}dist/src/cli.js run${'`'} with one agent allowed 127.0.0.0/8 in enforce mode, events ` +
+      `to a file, flow caps raised to 20,000 for the idle-tunnel test; everything else at its defaults.`,
   ];
 }
 
@@ -105,7 +109,11 @@ function resultsSection(input: ReportInput): string[] {
 }
 
 function goalsSection(input: ReportInput): string[] {
-  const rows = checkGoals(input.results, input.policy).map((check) => [check.goal, check.measured, VERDICT_MARK[check.verdict]]);
+  const rows = checkGoals(input.results, input.policy).map((check) => [
+    check.goal,
+    check.measured,
+    VERDICT_MARK[check.verdict],
+  ]);
   return ['## Targets from the issue', '', ...table(['Target', 'Measured', 'Result'], rows)];
 }
 
@@ -113,8 +121,12 @@ function policySection(policy: PolicyDecisionOutcome): string[] {
   const lines = ['## Policy decision', ''];
   if (policy.status === 'missing') return [...lines, 'bench/policy-decide.ts is not there yet: skipped.'];
   if (policy.status === 'failed') return [...lines, `Failed: ${policy.reason.split('\n')[0] ?? ''}`];
-  const figure = policy.nsPerDecision === null ? 'no `nsPerDecision` figure found in its result' : `${formatNumber(policy.nsPerDecision)} ns per decision`;
-  return [...lines, `${figure}. What main() returned:`, '', '```json', JSON.stringify(policy.raw, null, 2).slice(0, 2_000), '```'];
+  const figure =
+    policy.nsPerDecision === null
+      ? 'no `nsPerDecision` figure found in its result'
+      : `${formatNumber(policy.nsPerDecision)} ns per decision`;
+  const raw = JSON.stringify(policy.raw, null, 2).slice(0, 2_000);
+  return [...lines, `${figure}. What main() returned:`, '', '```json', raw, '```'];
 }
 
 function memorySection(input: ReportInput): string[] {
@@ -126,7 +138,8 @@ function memorySection(input: ReportInput): string[] {
     formatNumber(sample.rssWithTunnelsKiB / 1024),
     formatNumber(sample.value),
   ]);
-  return ['## Idle tunnel memory, per round', '', ...table(['Target', 'Tunnels', 'RSS before (MiB)', 'RSS with tunnels (MiB)', 'KiB per tunnel'], rows)];
+  const header = ['Target', 'Tunnels', 'RSS before (MiB)', 'RSS with tunnels (MiB)', 'KiB per tunnel'];
+  return ['## Idle tunnel memory, per round', '', ...table(header, rows)];
 }
 
 function samplesSection(input: ReportInput): string[] {

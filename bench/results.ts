@@ -19,9 +19,27 @@ export interface MetricInfo {
 }
 
 export const METRICS: Readonly<Record<MetricId, MetricInfo>> = {
-  tunnelThroughput: { id: 'tunnelThroughput', title: 'CONNECT tunnel throughput', unit: 'MB/s', better: 'higher', proxiesOnly: false },
-  tunnelSetupSequential: { id: 'tunnelSetupSequential', title: 'Tunnel setup, sequential', unit: 'tunnels/s', better: 'higher', proxiesOnly: false },
-  tunnelSetupParallel: { id: 'tunnelSetupParallel', title: 'Tunnel setup, 50 in flight', unit: 'tunnels/s', better: 'higher', proxiesOnly: false },
+  tunnelThroughput: {
+    id: 'tunnelThroughput',
+    title: 'CONNECT tunnel throughput',
+    unit: 'MB/s',
+    better: 'higher',
+    proxiesOnly: false,
+  },
+  tunnelSetupSequential: {
+    id: 'tunnelSetupSequential',
+    title: 'Tunnel setup, sequential',
+    unit: 'tunnels/s',
+    better: 'higher',
+    proxiesOnly: false,
+  },
+  tunnelSetupParallel: {
+    id: 'tunnelSetupParallel',
+    title: 'Tunnel setup, 50 in flight',
+    unit: 'tunnels/s',
+    better: 'higher',
+    proxiesOnly: false,
+  },
   httpRequests: { id: 'httpRequests', title: 'HTTP keep-alive requests', unit: 'req/s', better: 'higher', proxiesOnly: false },
   idleTunnelMemory: { id: 'idleTunnelMemory', title: 'Memory per idle tunnel', unit: 'KiB', better: 'lower', proxiesOnly: true },
 };

@@ -61,7 +61,14 @@ function rotated<T>(list: readonly T[], by: number): T[] {
   return [...list.slice(shift), ...list.slice(0, shift)];
 }
 
-async function runRound(label: string, round: number, list: Workload[], targets: RunningTarget[], results: ResultSet | null): Promise<void> {
+/** One pass of every workload over every target; `results` null for the warm-up, whose figures are dropped. */
+async function runRound(
+  label: string,
+  round: number,
+  list: Workload[],
+  targets: RunningTarget[],
+  results: ResultSet | null,
+): Promise<void> {
   for (const workload of list) {
     for (const target of rotated(targets, round)) {
       const metric = METRICS[workload.metric];

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { ChokepointConfig, ListenAddress } from './config/chokepoint-config.js';
 import { formatConfigError } from './config/errors.js';
 import { loadRules } from './config/load-rules.js';
@@ -13,6 +14,7 @@ import { createSocks5Server } from './listeners/socks5.js';
 import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { QuarantineStore } from './quarantine/store.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -60,10 +62,20 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
 
   const registry = new FlowRegistry({ maxTotal: config.limits.maxFlowsTotal, maxPerAgent: config.limits.maxFlowsPerAgent });
   const resolver = new Resolver({ hosts: config.hosts, ...config.dns });
-  const pipeline = new Pipeline(initial.snapshot, resolver, registry, events, {
-    connectMs: config.timeouts.connectMs,
-    idleMs: config.timeouts.idleMs,
-  });
+  let quarantine: QuarantineStore;
+  try {
+    quarantine = await QuarantineStore.open(path.join(config.stateDir, 'quarantine.json'));
+  } catch (error) {
+    throw new StartupError(error instanceof Error ? error.message : String(error));
+  }
+  const pipeline = new Pipeline(
+    initial.snapshot,
+    resolver,
+    registry,
+    events,
+    { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs },
+    quarantine,
+  );
 
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
@@ -94,6 +106,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   let reloading: Promise<{ ok: boolean; errors: string[] }> = Promise.resolve({ ok: true, errors: [] });
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
     reloading = reloading.then(async () => {
+      // An operator may have released an agent with `chokepoint quarantine release`.
+      await quarantine.reload().catch((error: unknown) =>
+        events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${error instanceof Error ? error.message : String(error)}` }),
+      );
       const next = await loadSnapshot(config.rulesDir);
       if (!next.ok) {
         events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `rules reload (${trigger}) rejected; the previous rules stay in force`, details: { trigger, errors: next.errors } });

@@ -13,6 +13,8 @@ export function squidConfig(settings: SquidSettings): string {
   const { port, workDir } = settings;
   return [
     `http_port 127.0.0.1:${port}`,
+    // Without it Squid looks up the machine's own name, and refuses to start where that does not resolve.
+    'visible_hostname chokepoint-bench-squid',
     ...(settings.effectiveUser === null ? [] : [`cache_effective_user ${settings.effectiveUser}`]),
     `pid_filename ${workDir}/squid.pid`,
     `cache_log ${workDir}/cache.log`,

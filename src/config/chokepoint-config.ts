@@ -11,6 +11,11 @@ export interface ChokepointConfig {
   listen: { http: ListenAddress | null; socks: ListenAddress | null };
   /** Absolute path of the rules directory. */
   rulesDir: string;
+  /**
+   * Absolute path of the directory for state that must survive a restart (quarantined agents). In a
+   * container with a read-only root filesystem this is a volume.
+   */
+  stateDir: string;
   /** `file: null` writes JSON lines to stdout; otherwise appends to that absolute path. */
   events: { file: string | null };
   /** Static name → canonical addresses, consulted before DNS like /etc/hosts. Names are normalised. */
@@ -34,6 +39,7 @@ export interface ChokepointConfig {
 export const DEFAULT_CONFIG = {
   listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 } },
   rulesDir: 'rules',
+  stateDir: '.chokepoint-state',
   events: { file: null },
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000 },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },

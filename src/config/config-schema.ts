@@ -157,6 +157,7 @@ export const configFileSchema = z
   .strictObject({
     listen: listenSchema,
     rules: z.string().min(1, 'rules is empty').default(DEFAULT_CONFIG.rulesDir),
+    state_dir: z.string().min(1, 'state_dir is empty').default(DEFAULT_CONFIG.stateDir),
     events: z
       .strictObject({ file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null) })
       .prefault({}),
@@ -169,6 +170,7 @@ export const configFileSchema = z
     (raw): ChokepointConfig => ({
       listen: raw.listen,
       rulesDir: raw.rules,
+      stateDir: raw.state_dir,
       events: raw.events,
       hosts: raw.hosts,
       dns: raw.dns,

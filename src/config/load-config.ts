@@ -31,6 +31,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
   return {
     listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
+    stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     events: { file: DEFAULT_CONFIG.events.file },
     hosts: new Map(),
     dns: { ...DEFAULT_CONFIG.dns },
@@ -59,6 +60,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   const config = validated.data;
   const baseDir = path.dirname(path.resolve(file));
   config.rulesDir = path.resolve(baseDir, config.rulesDir);
+  config.stateDir = path.resolve(baseDir, config.stateDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
   return { ok: true, config };
 }

@@ -1,10 +1,14 @@
 import type net from 'node:net';
+import type { Direction } from '../inspect/types.js';
 
 /**
- * Pipes bytes both ways between the agent's socket and the upstream socket until both directions are
- * done. Half-close is preserved (a FIN from one side becomes a FIN to the other, and the other
- * direction keeps flowing). Byte counts come from the sockets' own counters: the pipe itself does no
- * per-chunk work.
+ * Moves bytes both ways between the agent's socket and the upstream socket until both directions are
+ * done. Half-close is preserved (a FIN from one side becomes a FIN to the other while the other
+ * direction keeps flowing) and backpressure is honoured (a slow reader pauses the fast writer).
+ *
+ * An optional inspector sees every chunk *before* it is forwarded, so a chunk that gets the flow
+ * refused is never delivered; once the inspector has nothing more to learn, `untap()` removes it and
+ * the relay is a plain byte pump. Byte counts come from the sockets' own counters.
  */
 
 export interface RelayResult {
@@ -16,15 +20,21 @@ export interface RelayResult {
   reason: string;
 }
 
+/** Returns false to drop the chunk (the inspector is ending the flow). */
+export type RelayInspector = (chunk: Buffer, direction: Direction) => boolean;
+
 export interface RelayHandle {
   done: Promise<RelayResult>;
   /** Ends the relay now, e.g. because a policy reload no longer allows the flow. */
   terminate(reason: string): void;
+  /** Stops inspecting; chunks are forwarded untouched from now on. */
+  untap(): void;
 }
 
-export function relay(client: net.Socket, upstream: net.Socket, idleMs: number): RelayHandle {
+export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, inspector?: RelayInspector): RelayHandle {
   let reason = 'closed';
   let closedCount = 0;
+  let inspect = inspector;
   let finish: (result: RelayResult) => void = () => {};
   const done = new Promise<RelayResult>((resolve) => (finish = resolve));
   // The upstream socket is the flow's own, so all it was sent counts (including bytes the caller
@@ -39,17 +49,26 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number):
   };
   const onClose = (): void => {
     closedCount += 1;
-    // One side is gone: the other cannot usefully continue once its writes would go nowhere.
     if (closedCount === 1) {
-      if (client.destroyed && !upstream.destroyed && upstream.writableEnded === false) upstream.end();
-      if (upstream.destroyed && !client.destroyed && client.writableEnded === false) client.end();
+      // One side is gone: let the other finish what it was sending, then close.
+      for (const socket of [client, upstream]) if (!socket.destroyed && !socket.writableEnded) socket.end();
       return;
     }
-    finish({
-      bytesUp: upstream.bytesWritten,
-      bytesDown: client.bytesWritten - clientWrittenBefore,
-      reason,
+    finish({ bytesUp: upstream.bytesWritten, bytesDown: client.bytesWritten - clientWrittenBefore, reason });
+  };
+  const forward = (from: net.Socket, to: net.Socket, direction: Direction): void => {
+    from.on('data', (chunk: Buffer) => {
+      if (inspect && !inspect(chunk, direction)) return;
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
     });
+    from.on('end', () => {
+      if (!to.destroyed) to.end();
+    });
+    // A FIN that arrived before the relay started (while the first bytes were being inspected).
+    if (from.readableEnded && !to.destroyed) to.end();
   };
   for (const [socket, name] of [[client, 'client'], [upstream, 'upstream']] as const) {
     socket.on('error', (error: NodeJS.ErrnoException) => stop(`${name} error: ${error.code ?? error.message}`));
@@ -57,8 +76,16 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number):
     // Any byte in either direction touches both sockets, so one idle socket means an idle flow.
     socket.setTimeout(idleMs, () => stop(`idle for ${idleMs} ms`));
   }
-  client.pipe(upstream);
-  upstream.pipe(client);
+  forward(client, upstream, 'up');
+  forward(upstream, client, 'down');
+  client.resume();
+  upstream.resume();
   if (client.destroyed || upstream.destroyed) stop('a peer closed before the relay started');
-  return { done, terminate: stop };
+  return {
+    done,
+    terminate: stop,
+    untap: () => {
+      inspect = undefined;
+    },
+  };
 }

@@ -90,9 +90,13 @@ export class FlowClassifier {
     if (this.named === undefined) {
       const winner = PRIORITY.find((protocol) => identified.includes(protocol));
       if (winner) this.name(winner);
-      else if (!this.entries.some((entry) => entry.role === 'namer')) this.name('unknown');
+      else if (!this.namersLeft()) this.name('unknown');
     }
-    if (raised.some((detection) => detection.type === 'reverse_shell') && this.named === 'unknown') this.named = 'reverse-shell';
+    // Watchers can name an unknown flow after the fact.
+    if (this.named === 'unknown') {
+      if (raised.some((detection) => detection.type === 'stratum')) this.named = 'stratum';
+      else if (raised.some((detection) => detection.type === 'reverse_shell')) this.named = 'reverse-shell';
+    }
     this.detections.push(...raised);
     return raised;
   }
@@ -127,6 +131,16 @@ export class FlowClassifier {
   /** The SSH classifier, for the behavioural analysis that follows an SSH flow (reverse tunnels). */
   get sshClassifier(): SshClassifier {
     return this.ssh;
+  }
+
+  /**
+   * Whether a namer may still claim the flow. A JSON stream whose first message was not mining is
+   * not waited for: it is named `unknown` now and the Stratum classifier keeps watching it.
+   */
+  private namersLeft(): boolean {
+    return this.entries.some(
+      (entry) => entry.role === 'namer' && !(entry.classifier === this.stratum && this.stratum.firstMessageWasNotMining),
+    );
   }
 
   private name(protocol: ProtocolName): void {

@@ -206,14 +206,9 @@ async function handleConnect(pipeline: Pipeline, req: IncomingMessage, socket: n
     pipeline.close(admission.flow, { outcome: 'failure', reason: 'client went away before the tunnel opened' });
     return;
   }
-  const dial = await pipeline.connect(admission.flow);
-  if (!dial.ok) {
-    refuseSocket(socket, refusalForDial(dial, admission));
-    return;
-  }
-  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-  if (head.length > 0) dial.socket.write(head);
-  pipeline.relay(admission.flow, socket, dial.socket);
+  // The tunnel is acknowledged before anything is dialled: the agent's first bytes decide whether it
+  // is dialled at all (src/pipeline/tunnel.ts).
+  await pipeline.tunnel(admission.flow, socket, head, () => socket.write('HTTP/1.1 200 Connection Established\r\n\r\n'));
 }
 
 /** Builds the pipeline request from an HTTP request's proxy headers, or the refusal to send. */

@@ -122,16 +122,10 @@ async function handshake(pipeline: Pipeline, socket: net.Socket): Promise<void> 
     pipeline.close(admission.flow, { outcome: 'failure', reason: 'client went away before the tunnel opened' });
     return;
   }
-  const dial = await pipeline.connect(admission.flow);
-  if (!dial.ok) {
-    const code = dial.code === 'ETIMEDOUT' ? Reply.TTL_EXPIRED : dial.code === 'ECONNREFUSED' ? Reply.CONNECTION_REFUSED : Reply.HOST_UNREACHABLE;
-    return refuse(socket, code);
-  }
   socket.setTimeout(0);
-  socket.write(encodeReply(Reply.SUCCEEDED, { address: dial.socket.localAddress ?? '0.0.0.0', port: dial.socket.localPort ?? 0 }));
-  if (early.length > 0) dial.socket.write(early);
-  pipeline.relay(admission.flow, socket, dial.socket);
-  socket.resume();
+  // Success is answered before anything is dialled (the bound address is not known yet, so it is
+  // zeros, which clients ignore): the agent's first bytes decide whether it is dialled at all.
+  await pipeline.tunnel(admission.flow, socket, early, () => socket.write(encodeReply(Reply.SUCCEEDED)));
 }
 
 /** Answers a request with a failure reply and closes, discarding any payload the client sent with it. */

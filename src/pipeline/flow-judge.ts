@@ -27,7 +27,7 @@ export class FlowJudge {
   ) {}
 
   /** The first judgement, once the protocol is named: mismatches plus every detection so far. */
-  judgeClassified(flow: Flow, classification: FlowClassification): Promise<Verdict> {
+  judgeClassified(flow: Flow, classification: FlowClassification): Verdict {
     const snapshot = this.policy();
     const rule = snapshot.ruleById(flow.decision.rule);
     const findings = [
@@ -44,12 +44,12 @@ export class FlowJudge {
   }
 
   /** Later detections on a flow that keeps being inspected (keep-alive HTTP, WebSocket, Stratum). */
-  judgeDetections(flow: Flow, classification: FlowClassification, detections: readonly Detection[]): Promise<Verdict> {
-    if (detections.length === 0) return Promise.resolve({ block: false });
+  judgeDetections(flow: Flow, classification: FlowClassification, detections: readonly Detection[]): Verdict {
+    if (detections.length === 0) return { block: false };
     return this.act(flow, classification, judgeDetections(this.policy().ruleSet, detections));
   }
 
-  private async act(flow: Flow, classification: FlowClassification, findings: ProtocolFinding[]): Promise<Verdict> {
+  private act(flow: Flow, classification: FlowClassification, findings: ProtocolFinding[]): Verdict {
     flow.protocol = classification.protocol;
     const facts = classificationFields(classification);
     flow.classification = facts;
@@ -83,14 +83,27 @@ export class FlowJudge {
     if (!enforced || action === undefined || action === 'alert') return { block: false };
     const decisive = findings.find((finding) => finding.action === action);
     if (!decisive) return { block: false };
-    if (action === 'quarantine') await this.quarantineAgent(flow, decisive);
+    if (action === 'quarantine') this.quarantineAgent(flow, decisive);
     return { block: true, kind: decisive.kind, reason: decisive.reason, rule: `detection.${decisive.kind}` };
   }
 
-  private async quarantineAgent(flow: Flow, finding: ProtocolFinding): Promise<void> {
+  /**
+   * Takes effect at once in memory (the next flow of the agent is refused); the state file is written
+   * in the background, and a failure to write it is an alert of its own.
+   */
+  private quarantineAgent(flow: Flow, finding: ProtocolFinding): void {
     const agent = flow.agent.name;
     const already = this.quarantine.get(agent) !== undefined;
-    await this.quarantine.add({ agent, since: new Date().toISOString(), reason: `${finding.kind}: ${finding.evidence}`.slice(0, 500), flowId: flow.id, trigger: finding.kind });
+    const entry = { agent, since: new Date().toISOString(), reason: `${finding.kind}: ${finding.evidence}`.slice(0, 500), flowId: flow.id, trigger: finding.kind };
+    this.quarantine.add(entry).catch((error: unknown) =>
+      this.events.emit({
+        name: 'listener.error',
+        kind: 'alert',
+        outcome: 'failure',
+        agent,
+        reason: `quarantine of ${agent} is in force but could not be saved: ${error instanceof Error ? error.message : String(error)}`,
+      }),
+    );
     if (!already) {
       this.events.emit({
         name: 'agent.quarantined',

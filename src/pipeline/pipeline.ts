@@ -3,7 +3,7 @@ import type { EventBus } from '../events/bus.js';
 import type { EntryMode, EventInput, Tags } from '../events/types.js';
 import { elapsedNs, newFlowId, type Flow } from '../flow/flow.js';
 import type { FlowRegistry } from '../flow/registry.js';
-import { relay } from '../flow/relay.js';
+import { relay, type RelayHandle, type RelayInspector } from '../flow/relay.js';
 import { splitUserTags } from '../identity/tags.js';
 import type { ClientCredentials } from '../identity/identify.js';
 import { dialFirst, display, type DialResult } from '../net/dialer.js';
@@ -11,7 +11,10 @@ import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
+import type { QuarantineStore } from '../quarantine/store.js';
+import { FlowJudge } from './flow-judge.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
+import { runTunnel } from './tunnel.js';
 
 /**
  * The one pipeline every entry mode goes through. A listener turns its handshake into a FlowRequest,
@@ -43,16 +46,26 @@ export type Admission =
 export interface PipelineTimeouts {
   connectMs: number;
   idleMs: number;
+  /** How long a tunnel waits for the agent's first bytes before dialling (server-speaks-first). */
+  peekMs: number;
 }
 
+/** The most a tunnel reads before deciding: a TLS ClientHello can span 64 KiB. */
+const PEEK_BYTES = 64 * 1024;
+
 export class Pipeline {
+  private readonly judge: FlowJudge;
+
   constructor(
     private snapshot: PolicySnapshot,
     private readonly resolver: Resolver,
     private readonly registry: FlowRegistry,
     private readonly events: EventBus,
     private readonly timeouts: PipelineTimeouts,
-  ) {}
+    readonly quarantine: QuarantineStore,
+  ) {
+    this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantine);
+  }
 
   get policy(): PolicySnapshot {
     return this.snapshot;
@@ -107,6 +120,7 @@ export class Pipeline {
       return { kind: 'auth', bad: false, reason: 'proxy credentials are required: user = agent name, password = agent token' };
     }
     const agent = identity.kind === 'agent' ? identity.agent : snapshot.unknownAgent;
+    const quarantined = this.quarantine.get(agent.name);
 
     const flow: Flow = {
       id: newFlowId(),
@@ -125,6 +139,13 @@ export class Pipeline {
       ...(credentials ? { credentialUser: credentials.user } : {}),
     };
 
+    if (quarantined && agent.mode === 'enforce') {
+      return this.deny(flow, {
+        action: 'deny',
+        rule: 'quarantine',
+        reason: `agent ${agent.name} is quarantined since ${quarantined.since} (${quarantined.reason}); all egress is refused until an operator releases it`,
+      });
+    }
     if ('host' in target) {
       const early = snapshot.decideName(agent, target.host, flow.target.port);
       if (early && !this.overriddenByAudit(agent, early)) return this.deny(flow, early);
@@ -185,9 +206,17 @@ export class Pipeline {
     return result;
   }
 
+  /**
+   * Runs an admitted byte tunnel: acknowledge, peek and classify before dialling, judge, relay with
+   * inspection (src/pipeline/tunnel.ts). `early` holds bytes the client sent with its request.
+   */
+  tunnel(flow: Flow, client: net.Socket, early: Buffer, acknowledge: () => void): Promise<void> {
+    return runTunnel(this, this.judge, { peekMs: this.timeouts.peekMs, peekBytes: PEEK_BYTES }, flow, client, early, acknowledge);
+  }
+
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
-  relay(flow: Flow, client: net.Socket, upstream: net.Socket): void {
-    const handle = relay(client, upstream, this.timeouts.idleMs);
+  relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
+    const handle = relay(client, upstream, this.timeouts.idleMs, inspector);
     flow.terminate = handle.terminate;
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);
@@ -199,6 +228,15 @@ export class Pipeline {
         destination: { bytes: result.bytesDown },
       }),
     );
+    return handle;
+  }
+
+  /** The flow's bytes got it refused (protocol mismatch, detection): a second decision, then the close. */
+  refuseClassified(flow: Flow, verdict: { rule: string; reason: string }): void {
+    const decision: Decision = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
+    this.emitFlow('flow.denied', flow, { decision, enforced: true });
+    flow.decision = decision;
+    this.close(flow, { outcome: 'failure', reason: verdict.reason });
   }
 
   /** Ends a flow that did not go through `relay` (plain HTTP requests, failed dials). */
@@ -249,6 +287,8 @@ export class Pipeline {
       ...(details.enforced !== undefined ? { enforced: details.enforced } : {}),
       ...(details.error ? { error: details.error } : {}),
       ...(details.url ? { url: details.url } : {}),
+      ...(flow.protocol ? { protocol: flow.protocol } : {}),
+      ...(flow.classification ? { classification: flow.classification } : {}),
     });
   }
 }

@@ -11,7 +11,7 @@ export function refusalBytes(protocol: ProtocolName, reason: string, body: Recor
       return sshDisconnect(reason);
     case 'http':
     case 'websocket':
-      return http403(reason, body);
+      return httpAnswer(403, 'Forbidden', reason, body);
     case 'tls':
       // Alert record: fatal (2), access_denied (49). Sent in cleartext before any handshake reply.
       return Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31]);
@@ -43,12 +43,19 @@ export function sshDisconnect(reason: string): Buffer {
   return Buffer.concat([Buffer.from('SSH-2.0-Chokepoint\r\n', 'latin1'), packet]);
 }
 
-function http403(reason: string, body: Record<string, string>): Buffer {
-  const text = `${JSON.stringify(body)}\n`;
+/** The upstream could not be reached after the tunnel was acknowledged: say so in the agent's protocol. */
+export function unreachableBytes(protocol: ProtocolName, reason: string, body: Record<string, string>): Buffer | undefined {
+  if (protocol === 'http' || protocol === 'websocket') return httpAnswer(502, 'Bad Gateway', reason, body);
+  if (protocol === 'ssh') return sshDisconnect(reason);
+  return undefined;
+}
+
+function httpAnswer(status: number, text: string, reason: string, body: Record<string, string>): Buffer {
+  const json = `${JSON.stringify(body)}\n`;
   const safeReason = reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 512);
   return Buffer.from(
-    `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
-      `chokepoint-reason: ${safeReason}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n` +
+      `chokepoint-reason: ${safeReason}\r\nconnection: close\r\n\r\n${json}`,
     'utf8',
   );
 }

@@ -12,16 +12,16 @@ export interface AddressBits {
 }
 
 export function addressBits(address: IpAddress): AddressBits {
-  if (address.kind() === 'ipv4') {
-    const [a = 0, b = 0, c = 0, d = 0] = address.toByteArray();
-    return { family: 4, words: [((a << 24) | (b << 16) | (c << 8) | d) >>> 0] };
-  }
   const bytes = address.toByteArray();
   const words: number[] = [];
-  for (let i = 0; i < 16; i += 4) {
-    words.push((((bytes[i] ?? 0) << 24) | ((bytes[i + 1] ?? 0) << 16) | ((bytes[i + 2] ?? 0) << 8) | (bytes[i + 3] ?? 0)) >>> 0);
-  }
-  return { family: 6, words };
+  for (let i = 0; i < bytes.length; i += 4) words.push(wordAt(bytes, i));
+  return { family: address.kind() === 'ipv4' ? 4 : 6, words };
+}
+
+/** The big-endian 32-bit word of `bytes` starting at `offset`, unsigned. */
+function wordAt(bytes: readonly number[], offset: number): number {
+  const byte = (i: number): number => bytes[offset + i] ?? 0;
+  return ((byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3)) >>> 0;
 }
 
 /** How many words a network of length `prefix` spans (0 for the whole family). */

@@ -4,9 +4,9 @@
  * written among the rules of that network that cover the port.
  */
 import type { AddressBits } from './address-bits.js';
+import { portsCover } from './ports.js';
 import { PrefixTables } from './prefix-tables.js';
 import { PerList } from './rule-buckets.js';
-import { portsCover } from './ports.js';
 import type { Rule } from './types.js';
 
 /** A rule with its network parsed (prefix within the family's width), in the space addresses are judged in. */
@@ -21,7 +21,8 @@ export class CidrMatcher {
 
   /** `entries` in file order, of any list. */
   constructor(entries: readonly CidrRule[]) {
-    this.tables = new PrefixTables(entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry })));
+    const filed = entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry }));
+    this.tables = new PrefixTables(filed);
   }
 
   /** The most specific rule of each list whose network contains `address` and that covers `port`. */
@@ -29,7 +30,7 @@ export class CidrMatcher {
     const found = new PerList<CidrRule>();
     this.tables.visit(address, (bucket) => {
       for (const entry of bucket) {
-        if (!found.has(entry.rule) && portsCover(entry.rule.ports, port)) found.offer(entry.rule, entry);
+        if (portsCover(entry.rule.ports, port)) found.offer(entry.rule, entry);
       }
       return found.complete();
     });

@@ -33,7 +33,7 @@ import {
   ruleForAnyAddress,
   type AddressMatches,
 } from './flow-addresses.js';
-import { hostKeys, type HostKeys } from './host-matcher.js';
+import { hostKeys, type HostKeys } from './host-keys.js';
 import { portsCover } from './ports.js';
 import { PerList } from './rule-buckets.js';
 import { specialRangeOfJudged } from './special-range-index.js';
@@ -45,22 +45,23 @@ export type NameCheck = { kind: 'denied'; decision: Decision } | { kind: 'resolv
 const GLOBAL_SCOPE = 'every agent';
 
 export function decideName(agent: CompiledAgent, requestedHost: string, port: number): NameCheck {
-  const where = describeTarget({ host: requestedHost, addresses: [], port });
+  const where = (): string => describeTarget({ host: requestedHost, addresses: [], port });
   const host = hostKeys(requestedHost);
   const globalRule = hostMatches(agent.rules.globalDeny, host, port).deny;
-  if (globalRule !== undefined) return denied(ruleDenial(globalRule, where, GLOBAL_SCOPE));
+  if (globalRule !== undefined) return denied(ruleDenial(globalRule, where(), GLOBAL_SCOPE));
   if (agent.denyAll) return denied(unknownAgentDenial());
   const byHost = hostMatches(agent.rules.own, host, port);
-  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny, where, agentScope(agent)));
+  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny, where(), agentScope(agent)));
   const mayBeAllowed =
     byHost.alert !== undefined || byHost.allow !== undefined || portsCover(agent.rules.reachableCidrPorts, port);
-  return mayBeAllowed ? { kind: 'resolve' } : denied(defaultDenial(agent.name, agent.allowedHint, where));
+  return mayBeAllowed ? { kind: 'resolve' } : denied(defaultDenial(agent.name, agent.allowedHint, where()));
 }
 
 export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decision {
   const { port } = target;
   const { globalDeny, own } = agent.rules;
-  const where = describeTarget(target);
+  // Only denials name the target: build the text when one is made, not on every decision.
+  const where = (): string => describeTarget(target);
   const host = hostKeys(target.host);
   const addresses = parseFlowAddresses(target.addresses);
   if ('invalid' in addresses) return invalidAddressDenial(addresses.invalid);
@@ -68,14 +69,14 @@ export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decisi
   const globalRule =
     hostMatches(globalDeny, host, port).deny ??
     ruleForAnyAddress(matchAddresses(globalDeny.cidrs, addresses, port), 'deny');
-  if (globalRule !== undefined) return ruleDenial(globalRule, where, GLOBAL_SCOPE);
+  if (globalRule !== undefined) return ruleDenial(globalRule, where(), GLOBAL_SCOPE);
   if (agent.denyAll) return unknownAgentDenial();
 
   const byHost = hostMatches(own, host, port);
   const byAddress = matchAddresses(own.cidrs, addresses, port);
   const denyRule = byHost.deny ?? ruleForAnyAddress(byAddress, 'deny');
-  if (denyRule !== undefined) return ruleDenial(denyRule, where, agentScope(agent));
-  if (addresses.length === 0) return noAddressDenial(where);
+  if (denyRule !== undefined) return ruleDenial(denyRule, where(), agentScope(agent));
+  if (addresses.length === 0) return noAddressDenial(where());
 
   const refusal = vetSpecialAddresses(agent, host, byAddress);
   if (refusal !== undefined) return refusal;
@@ -84,7 +85,7 @@ export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decisi
   if (alertRule !== undefined) return ruleDecision('alert', alertRule);
   const allowRule = byHost.allow ?? ruleForAllAddresses(byAddress, 'allow');
   if (allowRule !== undefined) return ruleDecision('allow', allowRule);
-  return defaultDenial(agent.name, agent.allowedHint, where);
+  return defaultDenial(agent.name, agent.allowedHint, where());
 }
 
 function hostMatches(index: RuleIndex, host: HostKeys | undefined, port: number): PerList<Rule> {

@@ -19,6 +19,7 @@ export const BUILT_IN_RULES = {
 export interface RefusedRange {
   name: string;
   cidr: string;
+  /** A predicate about the address: "is a loopback address (the proxy host itself)". */
   reason: string;
 }
 
@@ -54,14 +55,20 @@ export function defaultDenial(agentName: string, allowedHint: string, where: str
   };
 }
 
-export function ssrfDenial(agentName: string, host: string | undefined, address: string, range: RefusedRange): Decision {
+export function ssrfDenial(
+  agentName: string,
+  host: string | undefined,
+  address: string,
+  range: RefusedRange,
+): Decision {
+  // range.reason reads as a predicate: "is a private network address (RFC 1918 / unique local)".
   const subject = host === undefined ? address : `${host} resolves to ${address}, which`;
   return {
     action: 'deny',
     rule: ssrfRuleId(range.name),
     reason:
-      `${subject} is in ${range.cidr} (${range.reason}); agent ${agentName} may reach such addresses ` +
-      'only through a cidr rule that lies inside that range',
+      `${subject} ${range.reason}; agent ${agentName} may reach addresses in ${range.cidr} only through ` +
+      'a cidr rule that lies inside that range',
     refusedAddress: { address, range: range.name },
   };
 }

@@ -1,16 +1,16 @@
 /**
- * Host-pattern lookup for one rule list without scanning it.
+ * Host-pattern lookup without scanning, for all the rules of an agent (or the global deny list).
  *
  * Patterns (already normalised by config loading): "github.com" exact, "*.github.com" any subdomain but
  * not the apex, "*" any host name. A lookup costs one `Map` get for the exact name, then one per parent
- * domain of the host ("a.b.github.com" → "b.github.com" → "github.com" → "com"), then the "*" rules.
- * The parent domains are cut once per decision (`hostKeys`) and shared by every list asked.
+ * domain of the host that could hold a wildcard ("a.b.github.com" → "b.github.com" → "github.com" →
+ * "com", skipping label counts no wildcard pattern has), then the "*" rules.
  *
  * The matcher holds the rules of every list of an agent and answers for all lists in one walk: for each
  * list, the most specific rule wins (exact, then the longest wildcard suffix, then "*"), and among equally
  * specific rules the first written; only rules whose ports cover the port count.
  */
-import { parseIpLiteral } from '../net/address.js';
+import { isHostName, type HostKeys } from './host-keys.js';
 import { addToBucket, PerList, takeRulesCovering } from './rule-buckets.js';
 import type { Rule } from './types.js';
 
@@ -27,35 +27,12 @@ export function hostPatternProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-/**
- * False for IP literals written as a host ("10.0.0.1", "2130706433", "[::1]"): the caller should pass
- * those as addresses, but if one arrives as text it must not match "*" (patterns name hosts only).
- */
-export function isHostName(host: string): boolean {
-  return host !== '' && parseIpLiteral(host) === undefined;
-}
-
-/** A host name and its parent domains, the keys every host lookup of one decision uses. */
-export interface HostKeys {
-  name: string;
-  /** "a.b.github.com" → ["b.github.com", "github.com", "com"]: longest (most specific) first. */
-  parentDomains: string[];
-}
-
-/** Keys for a requested host; undefined when there is no name to match (none, or an IP literal). */
-export function hostKeys(host: string | undefined): HostKeys | undefined {
-  if (host === undefined || !isHostName(host)) return undefined;
-  const parentDomains: string[] = [];
-  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
-    parentDomains.push(host.slice(dot + 1));
-  }
-  return { name: host, parentDomains };
-}
-
 export class HostMatcher {
   private readonly exact = new Map<string, Rule[]>();
   /** Keyed by the suffix after "*.": "*.github.com" lives under "github.com". */
   private readonly subdomainsOf = new Map<string, Rule[]>();
+  /** Label counts of the wildcard suffixes ("github.com": 2), most labels (most specific) first. */
+  private readonly wildcardLabelCounts: number[];
   private readonly anyHost: Rule[] = [];
 
   /** `rules` in file order, of any list; each must have a `host` pattern that passed `hostPatternProblem`. */
@@ -64,17 +41,20 @@ export class HostMatcher {
       const pattern = rule.host;
       if (pattern === undefined) continue;
       if (pattern === ANY_HOST) this.anyHost.push(rule);
-      else if (pattern.startsWith(WILDCARD_PREFIX)) addToBucket(this.subdomainsOf, pattern.slice(WILDCARD_PREFIX.length), rule);
-      else addToBucket(this.exact, pattern, rule);
+      else if (!pattern.startsWith(WILDCARD_PREFIX)) addToBucket(this.exact, pattern, rule);
+      else addToBucket(this.subdomainsOf, pattern.slice(WILDCARD_PREFIX.length), rule);
     }
+    const labelCounts = new Set([...this.subdomainsOf.keys()].map((suffix) => suffix.split('.').length));
+    this.wildcardLabelCounts = [...labelCounts].sort((a, b) => b - a);
   }
 
   /** The most specific rule of each list that matches the host on `port`. */
   match(host: HostKeys, port: number): PerList<Rule> {
     const found = new PerList<Rule>();
     takeRulesCovering(this.exact.get(host.name), port, found);
-    if (this.subdomainsOf.size > 0) {
-      for (const parent of host.parentDomains) takeRulesCovering(this.subdomainsOf.get(parent), port, found);
+    for (const labels of this.wildcardLabelCounts) {
+      const parent = host.parentWithLabels(labels);
+      if (parent !== undefined) takeRulesCovering(this.subdomainsOf.get(parent), port, found);
     }
     takeRulesCovering(this.anyHost, port, found);
     return found;

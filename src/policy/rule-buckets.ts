@@ -22,12 +22,6 @@ export class PerList<T> {
     else this.allow ??= item;
   }
 
-  has(rule: Rule): boolean {
-    if (rule.list === 'deny') return this.deny !== undefined;
-    if (rule.list === 'alert') return this.alert !== undefined;
-    return this.allow !== undefined;
-  }
-
   /** True once every list has its match: a walk can stop early. */
   complete(): boolean {
     return this.deny !== undefined && this.alert !== undefined && this.allow !== undefined;
@@ -47,6 +41,6 @@ export function addToBucket<K, T>(buckets: Map<K, T[]>, key: K, item: T): void {
 export function takeRulesCovering(bucket: readonly Rule[] | undefined, port: number, found: PerList<Rule>): void {
   if (bucket === undefined) return;
   for (const rule of bucket) {
-    if (!found.has(rule) && portsCover(rule.ports, port)) found.offer(rule, rule);
+    if (portsCover(rule.ports, port)) found.offer(rule, rule);
   }
 }

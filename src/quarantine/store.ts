@@ -60,7 +60,10 @@ export class QuarantineStore {
     return [...this.entries.keys()].flatMap((agent) => this.get(agent, now) ?? []);
   }
 
-  /** Adds (or keeps) a quarantine; resolves once it is on disk. The first reason is kept. */
+  /**
+   * Adds (or keeps) a quarantine. It is in force as soon as this returns; the promise resolves once it
+   * is on disk. The first reason is kept.
+   */
   add(entry: QuarantineEntry): Promise<void> {
     if (!this.get(entry.agent)) this.entries.set(entry.agent, entry);
     return this.persist();

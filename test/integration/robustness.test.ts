@@ -196,14 +196,23 @@ describe('robustness', () => {
       expect(closed.destination?.bytes).toBe(payload.length);
     });
 
-    it('answers 502 to CONNECT and reply 0x05 to SOCKS when the upstream refuses', async () => {
+    // Tunnels are acknowledged before anything is dialled (the first bytes decide whether the upstream
+    // is dialled at all), so an unreachable upstream is reported inside the tunnel, in the protocol the
+    // agent speaks, and in the flow's close event.
+    it('reports a refusing upstream inside the tunnel: 502 to HTTP, a close to others, and in flow.closed', async () => {
       const connect = await connectTunnel(httpPort(main), `echo.test:${refusedPort}`);
-      expect(connect.status).toBe(502);
-      expect(JSON.parse(connect.body)).toMatchObject({ error: 'upstream_unreachable', agent: 'first' });
-      expect(JSON.parse(connect.body).reason).toMatch(/ECONNREFUSED/);
+      expect(connect.status).toBe(200);
+      const answer = readToEnd(connect.socket);
+      connect.socket.write(`GET / HTTP/1.1\r\nHost: echo.test:${refusedPort}\r\n\r\n`);
+      const text = (await answer).toString('utf8');
+      expect(text).toMatch(/^HTTP\/1\.1 502 /);
+      expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'upstream_unreachable' });
+      const failed = await main.log.waitFor((e) => e.event.action === 'flow.closed' && e.error?.code === 'ECONNREFUSED');
+      expect(failed.event.outcome).toBe('failure');
 
       const socks = await socks5Connect(main.socksPort, 'echo.test', refusedPort);
-      expect(socks.reply).toBe(0x05);
+      expect(socks.reply).toBe(0x00);
+      socks.socket.write('opaque bytes');
       await whenClosed(socks.socket);
     });
   });

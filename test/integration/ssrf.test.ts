@@ -29,6 +29,8 @@ const LOOPBACK_SPELLINGS: Array<[spelling: string, canonical: string]> = [
   ['[::ffff:127.0.0.1]', '::ffff:127.0.0.1'],
   ['[::ffff:7f00:1]', '::ffff:127.0.0.1'],
   ['[64:ff9b::7f00:1]', '64:ff9b::7f00:1'],
+  ['[::127.0.0.1]', '::7f00:1'],
+  ['[2002:7f00:1::]', '2002:7f00:1::'],
   ['[::1]', '::1'],
 ];
 
@@ -124,10 +126,14 @@ allow:
     });
   });
 
-  it('denies 0.0.0.0, which the kernel would route to this host, as ssrf.unspecified', async () => {
-    const result = await curl(['-x', proxy.httpUrl, `http://0.0.0.0:${guarded.port}/`]);
+  // Connecting to the unspecified address reaches this host on Linux: it is loopback in disguise.
+  it.each(['0.0.0.0', '0', '[::]'])('denies the unspecified address %s as ssrf.unspecified', async (host) => {
+    const result = await curl(['-x', proxy.httpUrl, `http://${host}:${guarded.port}/`]);
     expect(result.status).toBe(403);
     expect((JSON.parse(result.body) as Refusal).rule).toBe('ssrf.unspecified');
+    const tunnel = await connectTunnel(httpPort, `${host}:${guarded.port}`);
+    expect(tunnel.status).toBe(403);
+    expect((JSON.parse(tunnel.body) as Refusal).rule).toBe('ssrf.unspecified');
     expect(guarded.connections).toBe(0);
   });
 

@@ -19,12 +19,18 @@ export interface HttpResponseHead {
 export type HeadResult<T> = { ok: true; head: T } | { ok: false; reason: string };
 
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
-const REQUEST_LINE = new RegExp(`^(${TOKEN}) (\\S+) HTTP/(1\\.[01])$`);
+/** The method rule matches METHOD_PREFIX below, so whole and byte-by-byte input agree. */
+const REQUEST_LINE = /^([A-Z][A-Z_-]*) (\S+) HTTP\/(1\.[01])$/;
 const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
 const HEADER_LINE = new RegExp(`^(${TOKEN}):[ \\t]*(.*?)[ \\t]*$`);
 /** Longest method token accepted while checking the first bytes (the longest standard one is 7). */
 const MAX_METHOD_LENGTH = 20;
-const METHOD_PREFIX = new RegExp(`^${TOKEN}$`);
+/**
+ * Methods are case-sensitive tokens and every method in use is upper-case (GET, M-SEARCH,
+ * VERSION-CONTROL…). Requiring that while the first bytes arrive lets an unknown protocol whose first
+ * message is short (`ping 1`) be told apart at once instead of after the peek timer.
+ */
+const METHOD_PREFIX = /^[A-Z][A-Z_-]*$/;
 
 /**
  * Whether the first bytes of a head can still become a valid start line; lets a caller reject a

@@ -28,6 +28,7 @@ export class StratumClassifier implements StreamClassifier {
   /** How each direction's first message began; undefined until its first non-whitespace byte. */
   private readonly opening: Record<Direction, 'json' | 'not-json' | undefined> = { up: undefined, down: undefined };
   private sawUpBytes = false;
+  private completeUpMessages = 0;
   private readonly stratumV2 = new StratumV2Detector();
   private readonly findings = new MiningFindings();
 
@@ -48,6 +49,7 @@ export class StratumClassifier implements StreamClassifier {
         this.state = 'rejected';
         break;
       }
+      if (direction === 'up' && (event.kind === 'message' || event.kind === 'invalid')) this.completeUpMessages++;
       if (event.kind === 'message') {
         const finding = findingFromMessage(event.value, direction, atMs);
         if (finding !== undefined) keep(this.findings.record(finding));
@@ -60,6 +62,14 @@ export class StratumClassifier implements StreamClassifier {
   /** What the flow has shown so far; undefined until a first mining message. */
   facts(): StratumFacts | undefined {
     return this.findings.facts();
+  }
+
+  /**
+   * True once the agent's first complete message was judged without a mining finding: a dispatcher
+   * can then call the flow something else and keep this classifier watching, instead of waiting.
+   */
+  get firstMessageWasNotMining(): boolean {
+    return this.state === 'undecided' && this.completeUpMessages > 0;
   }
 
   /** Bytes held across pushes (JSON framers and the Stratum V2 frame), for cap checks. */

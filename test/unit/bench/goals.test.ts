@@ -10,8 +10,13 @@ function resultsWith(figures: Array<[Parameters<ResultSet['record']>[0], string,
 
 describe('checkGoals', () => {
   it('passes throughput at 0.7 × direct and fails below', () => {
-    const at = checkGoals(resultsWith([['tunnelThroughput', 'direct', 1000], ['tunnelThroughput', 'chokepoint', 700]]), { status: 'missing' });
-    const below = checkGoals(resultsWith([['tunnelThroughput', 'direct', 1000], ['tunnelThroughput', 'chokepoint', 699]]), { status: 'missing' });
+    const throughputs = (chokepoint: number): ResultSet =>
+      resultsWith([
+        ['tunnelThroughput', 'direct', 1000],
+        ['tunnelThroughput', 'chokepoint', chokepoint],
+      ]);
+    const at = checkGoals(throughputs(700), { status: 'missing' });
+    const below = checkGoals(throughputs(699), { status: 'missing' });
     expect(at[0]?.verdict).toBe('pass');
     expect(below[0]?.verdict).toBe('fail');
   });

@@ -3,16 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { echoRoundTrip } from '../../../bench/load/echo-round-trip.js';
 import { openStream } from '../../../bench/load/open-stream.js';
 import { createEchoServer } from '../../../bench/upstream/echo-server.js';
-import { close, listen } from './socket-helpers.js';
+import { TestServers } from './socket-helpers.js';
 
-const started: net.Server[] = [];
-async function start(server: net.Server): Promise<number> {
-  started.push(server);
-  return listen(server);
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map(close));
-});
+const servers = new TestServers();
+const start = (server: net.Server): Promise<number> => servers.start(server);
+afterEach(() => servers.stopAll());
 
 /** A stand-in proxy that answers every CONNECT with `answer` and then, on 2xx, relays to the requested port. */
 function fakeProxy(answer: string): net.Server {

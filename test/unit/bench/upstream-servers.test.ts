@@ -3,16 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEchoServer } from '../../../bench/upstream/echo-server.js';
 import { createHttpOriginServer } from '../../../bench/upstream/http-origin-server.js';
 import { createSinkServer } from '../../../bench/upstream/sink-server.js';
-import { close, exchange, listen } from './socket-helpers.js';
+import { exchange, TestServers } from './socket-helpers.js';
 
-const started: net.Server[] = [];
-async function start(server: net.Server): Promise<number> {
-  started.push(server);
-  return listen(server);
-}
-afterEach(async () => {
-  await Promise.all(started.splice(0).map(close));
-});
+const servers = new TestServers();
+const start = (server: net.Server): Promise<number> => servers.start(server);
+afterEach(() => servers.stopAll());
 
 function lengthHeader(bytes: number): Buffer {
   const header = Buffer.alloc(8);

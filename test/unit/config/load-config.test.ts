@@ -17,6 +17,7 @@ const CONFIG_FILE = '/etc/chokepoint/chokepoint.yaml';
 
 const FULL = `listen: { http: "127.0.0.1:3128", socks: "[::1]:1080" }
 rules: ./rules
+state_dir: /var/lib/chokepoint
 events: { file: logs/events.jsonl }
 hosts:
   Example.TEST.: 127.0.0.1
@@ -41,6 +42,7 @@ describe('parseConfigText', () => {
     expect(configOf(parseConfigText(CONFIG_FILE, FULL))).toEqual({
       listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 } },
       rulesDir: '/etc/chokepoint/rules',
+      stateDir: '/var/lib/chokepoint',
       events: { file: '/etc/chokepoint/logs/events.jsonl' },
       hosts: new Map([
         ['example.test', ['127.0.0.1']],

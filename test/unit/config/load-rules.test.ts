@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatConfigError, type ConfigError } from '../../../src/config/errors.js';
 import { loadRules, type LoadRulesResult } from '../../../src/config/load-rules.js';
-import type { RuleSet } from '../../../src/policy/types.js';
+import { DEFAULT_DETECTION_ACTIONS, type RuleSet } from '../../../src/policy/types.js';
 import { makeTempTree, type TempTree } from './temp-tree.js';
 
 const TOKEN = 'AB'.repeat(32);
@@ -121,7 +121,19 @@ describe('loadRules: valid rules', () => {
       unknownAgent: 'deny',
       requireCredentials: false,
       agents: [],
+      detectionActions: DEFAULT_DETECTION_ACTIONS,
     });
+  });
+
+  it('takes detection actions from policy.yaml, keeping defaults for the kinds it leaves out', async () => {
+    const ruleSet = await loadOk({ 'policy.yaml': 'detections: { stratum: alert, nested_proxy: quarantine }\n' });
+    expect(ruleSet.detectionActions).toEqual({ ...DEFAULT_DETECTION_ACTIONS, stratum: 'alert', nested_proxy: 'quarantine' });
+  });
+
+  it('rejects an unknown detection kind or action with file:line', async () => {
+    const errors = (await loadErrors({ 'policy.yaml': 'unknown_agent: deny\ndetections:\n  stratumm: deny\n  stratum: block\n' })).join('\n');
+    expect(errors).toMatch(/policy\.yaml:3: detections/);
+    expect(errors).toMatch(/policy\.yaml:4: detections\.stratum/);
   });
 
   it('normalises host patterns and CIDRs, and accepts protocols and "*" ports', async () => {

@@ -10,7 +10,8 @@ function errorsOf(rules: Rule[], unknownAgent = 'deny'): string[] {
 
 describe('compilePolicy', () => {
   it('compiles a valid rule set and looks agents up by name', () => {
-    const result = compilePolicy(ruleSet([agentPolicy('coder-7', [rule('allow', 'github.com', '443')]), agentPolicy('trainer', [])]));
+    const agents = [agentPolicy('coder-7', [rule('allow', 'github.com', '443')]), agentPolicy('trainer', [])];
+    const result = compilePolicy(ruleSet(agents));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.policy.agentNames).toEqual(['coder-7', 'trainer']);
@@ -19,7 +20,7 @@ describe('compilePolicy', () => {
   });
 
   it('reports rules it cannot compile, with their id and source, instead of dropping them', () => {
-    const broken: Rule = { id: 'r1', list: 'deny', cidr: '10.0.0.0/33', ports: [{ from: 1, to: 65535 }], source: { file: 'agents/coder.yaml', line: 12 } };
+    const broken = rule('deny', '10.0.0.0/33', '*', { id: 'r1', source: { file: 'agents/coder.yaml', line: 12 } });
     expect(errorsOf([broken])).toEqual([
       'agent coder-7 (agents/coder.yaml:12): rule r1 has an invalid cidr: "33" is not a prefix length between 0 and 32',
     ]);
@@ -44,6 +45,11 @@ describe('compilePolicy', () => {
     expect(result.ok ? [] : result.errors).toEqual([
       'global deny: rule g has an invalid cidr: "not a cidr" is not a dotted-decimal IPv4 or an IPv6 address',
     ]);
+  });
+
+  it('refuses a global rule that is not a deny rule rather than treating it as one', () => {
+    const result = compilePolicy(ruleSet([], [rule('allow', 'github.com', '443', { id: 'g' })]));
+    expect(result.ok ? [] : result.errors).toEqual(['global deny: rule g is in list "allow", not "deny"']);
   });
 
   it('reports an unknownAgent setting that names no agent, and duplicate agents', () => {

@@ -6,11 +6,24 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addressForJudging, parseCidr, parseIpLiteral, type IpAddress, type ParsedCidr } from '../../../src/net/address.js';
+import {
+  addressForJudging,
+  parseCidr,
+  parseIpLiteral,
+  type IpAddress,
+  type ParsedCidr,
+} from '../../../src/net/address.js';
 import { specialRangeOf } from '../../../src/net/special-ranges.js';
 import { compilePolicy } from '../../../src/policy/compile.js';
 import type { NameCheck } from '../../../src/policy/decide.js';
-import { DEFAULT_DETECTION_ACTIONS, type DecisionTarget, type PortRange, type Rule, type RuleList, type RuleSet } from '../../../src/policy/types.js';
+import {
+  DEFAULT_DETECTION_ACTIONS,
+  type DecisionTarget,
+  type PortRange,
+  type Rule,
+  type RuleList,
+  type RuleSet,
+} from '../../../src/policy/types.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Reference implementation: straightforward scans.
@@ -125,13 +138,15 @@ function referenceDecide(agent: ReferenceAgent, target: DecisionTarget): Verdict
     const range = specialRangeOf(ip);
     if (range === undefined) continue;
     const judged = addressForJudging(ip);
+    const rangeBlock = { address: range.network, prefix: range.prefix };
     const unlocked = reachable.some((rule) => {
       const block = cidrOf(rule);
-      const insideRange = block !== undefined && block.prefix >= range.prefix && blockHolds({ address: range.network, prefix: range.prefix }, block.address);
-      return block !== undefined && covers(rule, port) && blockHolds(block, judged) && insideRange;
+      if (block === undefined || !covers(rule, port) || !blockHolds(block, judged)) return false;
+      return block.prefix >= range.prefix && blockHolds(rangeBlock, block.address);
     });
     if (!unlocked) {
-      return { action: 'deny', rule: `ssrf.${range.name}`, refusedAddress: { address: target.addresses[i] ?? '', range: range.name } };
+      const refusedAddress = { address: target.addresses[i] ?? '', range: range.name };
+      return { action: 'deny', rule: `ssrf.${range.name}`, refusedAddress };
     }
   }
   for (const list of ['alert', 'allow'] as const) {
@@ -172,7 +187,9 @@ const hostName = fc.array(fc.constantFrom(...LABELS), { minLength: 1, maxLength:
 const hostPattern = fc.oneof(hostName, hostName.map((h) => `*.${h}`), fc.constant('*'));
 const IPV4_BASES = BASES.filter((a) => !a.includes(':'));
 const cidr = fc.oneof(
-  fc.tuple(fc.constantFrom(...BASES), fc.integer({ min: 0, max: 128 })).map(([a, p]) => `${a}/${a.includes(':') ? p : p % 33}`),
+  fc
+    .tuple(fc.constantFrom(...BASES), fc.integer({ min: 0, max: 128 }))
+    .map(([a, p]) => `${a}/${a.includes(':') ? p : p % 33}`),
   fc.tuple(fc.constantFrom(...IPV4_BASES), fc.integer({ min: 0, max: 32 })).map(([a, p]) => `::ffff:${a}/${96 + p}`),
 );
 // Mostly the pools (so rules meet targets), sometimes anything at all.
@@ -189,18 +206,23 @@ const ruleShape = fc.record({
   ports: fc.constantFrom(...PORT_SETS),
 });
 
-function withIds(shapes: { list: RuleList; where: { host: string } | { cidr: string }; ports: PortRange[] }[], prefix: string): Rule[] {
+type RuleShape = { list: RuleList; where: { host: string } | { cidr: string }; ports: PortRange[] };
+
+function withIds(shapes: RuleShape[], prefix: string): Rule[] {
   return shapes.map((s, i) => ({ id: `${prefix}${i}`, list: s.list, ...s.where, ports: s.ports }));
 }
 
 const scenario = fc.record({
   rules: fc.array(ruleShape, { minLength: 2, maxLength: 25 }).map((shapes) => withIds(shapes, 'r')),
-  global: fc.array(ruleShape, { maxLength: 2 }).map((shapes) => withIds(shapes, 'g').map((r) => ({ ...r, list: 'deny' as const }))),
+  global: fc
+    .array(ruleShape, { maxLength: 2 })
+    .map((shapes) => withIds(shapes, 'g').map((r) => ({ ...r, list: 'deny' as const }))),
   unknownIsDenyAll: fc.boolean(),
   target: fc.record({
-    host: fc.option(fc.oneof({ weight: 4, arbitrary: hostName }, { weight: 1, arbitrary: fc.constantFrom(...IPV4_BASES) }), {
-      nil: undefined,
-    }),
+    host: fc.option(
+      fc.oneof({ weight: 4, arbitrary: hostName }, { weight: 1, arbitrary: fc.constantFrom(...IPV4_BASES) }),
+      { nil: undefined },
+    ),
     addresses: fc.oneof(
       { weight: 1, arbitrary: fc.constant<string[]>([]) },
       { weight: 9, arbitrary: fc.array(address, { minLength: 1, maxLength: 2 }) },
@@ -233,13 +255,17 @@ describe('compiled decisions equal the reference scan', () => {
         if (!result.ok) throw new Error(result.errors.join('; '));
         const cases = [
           { compiled: result.policy.agent('coder'), reference: { global, rules } },
-          { compiled: result.policy.unknownAgent, reference: { global, rules: unknownIsDenyAll ? ('deny-all' as const) : rules } },
+          {
+            compiled: result.policy.unknownAgent,
+            reference: { global, rules: unknownIsDenyAll ? ('deny-all' as const) : rules },
+          },
         ];
         for (const { compiled, reference } of cases) {
           if (compiled === undefined) throw new Error('agent missing');
           expect(verdictOf(compiled.decide(target))).toEqual(referenceDecide(reference, target));
           if (target.host !== undefined) {
-            expect(summary(compiled.checkName(target.host, target.port))).toEqual(referenceName(reference, target.host, target.port));
+            const expected = referenceName(reference, target.host, target.port);
+            expect(summary(compiled.checkName(target.host, target.port))).toEqual(expected);
           }
         }
       }),

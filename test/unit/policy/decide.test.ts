@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { parseIpLiteral } from '../../../src/net/address.js';
+import { specialRangeOf } from '../../../src/net/special-ranges.js';
 import type { CompiledAgent } from '../../../src/policy/compiled-agent.js';
 import type { Decision } from '../../../src/policy/types.js';
 import { agentPolicy, coder, compiled, rule, ruleSet } from './policy-fixtures.js';
 
 const GITHUB = '140.82.112.3';
 const CLOUDFLARE_V6 = '2606:4700::1111';
+
+/** The special-range table's wording for an address (net/special-ranges.ts owns it). */
+function rangeReason(address: string): string {
+  const parsed = parseIpLiteral(address);
+  return (parsed && specialRangeOf(parsed)?.reason) ?? 'not special';
+}
 
 function decide(agent: CompiledAgent, host: string | undefined, addresses: string[], port: number): Decision {
   return agent.decide({ host, addresses, port });
@@ -84,13 +92,19 @@ describe('cidr rules', () => {
   });
 
   it('allow only when every address is covered, possibly by different rules', () => {
-    const agent = coder([rule('allow', '8.8.8.0/24', '443', { id: 'a' }), rule('allow', '1.1.1.0/24', '443', { id: 'b' })]);
+    const agent = coder([
+      rule('allow', '8.8.8.0/24', '443', { id: 'a' }),
+      rule('allow', '1.1.1.0/24', '443', { id: 'b' }),
+    ]);
     expect(decide(agent, 'dns.example', ['1.1.1.1', '8.8.8.8'], 443)).toEqual({ action: 'allow', rule: 'b' });
     expect(decide(agent, 'dns.example', ['1.1.1.1', '9.9.9.9'], 443).rule).toBe('default-deny');
   });
 
   it('report the most specific cidr rule', () => {
-    const agent = coder([rule('allow', '8.0.0.0/8', '443', { id: 'wide' }), rule('allow', '8.8.8.8/32', '443', { id: 'narrow' })]);
+    const agent = coder([
+      rule('allow', '8.0.0.0/8', '443', { id: 'wide' }),
+      rule('allow', '8.8.8.8/32', '443', { id: 'narrow' }),
+    ]);
     expect(decide(agent, undefined, ['8.8.8.8'], 443).rule).toBe('narrow');
   });
 
@@ -101,7 +115,10 @@ describe('cidr rules', () => {
   });
 
   it('match IPv6 addresses', () => {
-    const agent = coder([rule('allow', '2606:4700::/32', '443', { id: 'cf' }), rule('deny', '2606:4700:10::/48', '*', { id: 'd' })]);
+    const agent = coder([
+      rule('allow', '2606:4700::/32', '443', { id: 'cf' }),
+      rule('deny', '2606:4700:10::/48', '*', { id: 'd' }),
+    ]);
     expect(decide(agent, undefined, [CLOUDFLARE_V6], 443).rule).toBe('cf');
     expect(decide(agent, undefined, ['2606:4700:10::1'], 443).rule).toBe('d');
     expect(decide(agent, undefined, ['2607::1'], 443).rule).toBe('default-deny');
@@ -128,9 +145,12 @@ describe('SSRF vetting', () => {
 
   it('refuses a name that resolves to a private address, naming the address and the range', () => {
     const decision = decide(hostOnly, 'internal.example', ['10.0.0.5'], 443);
-    expect(decision).toMatchObject({ action: 'deny', rule: 'ssrf.private', refusedAddress: { address: '10.0.0.5', range: 'private' } });
-    expect(decision.reason).toContain('internal.example resolves to 10.0.0.5');
-    expect(decision.reason).toContain('10.0.0.0/8');
+    expect(decision).toMatchObject({ action: 'deny', rule: 'ssrf.private' });
+    expect(decision.refusedAddress).toEqual({ address: '10.0.0.5', range: 'private' });
+    expect(decision.reason).toBe(
+      `internal.example resolves to 10.0.0.5, which ${rangeReason('10.0.0.5')}; ` +
+        'agent coder-7 may reach addresses in 10.0.0.0/8 only through a cidr rule that lies inside that range',
+    );
   });
 
   it('refuses the whole flow when one of the resolved addresses is private', () => {
@@ -141,10 +161,14 @@ describe('SSRF vetting', () => {
   });
 
   it('is unlocked by an allow or alert cidr rule inside the range, on that port', () => {
-    const unlocked = coder([rule('allow', 'internal.example', '443', { id: 'h' }), rule('allow', '10.0.0.0/24', '443')]);
+    const unlocked = coder([
+      rule('allow', 'internal.example', '443', { id: 'h' }),
+      rule('allow', '10.0.0.0/24', '443'),
+    ]);
     expect(decide(unlocked, 'internal.example', ['10.0.0.5'], 443).rule).toBe('h');
     const byAlert = coder([rule('alert', '10.0.0.0/8', '443', { id: 'al' })]);
     expect(decide(byAlert, undefined, ['10.0.0.5'], 443).rule).toBe('al');
+    expect(decide(coder([]), undefined, ['127.0.0.1'], 443).reason).toMatch(`127.0.0.1 ${rangeReason('127.0.0.1')}; `);
     expect(decide(unlocked, 'internal.example', ['10.0.0.5'], 8443).rule).toBe('ssrf.private');
   });
 
@@ -213,7 +237,11 @@ describe('global deny', () => {
 
 describe('default deny', () => {
   it('tells the agent what it may reach instead', () => {
-    const agent = coder([rule('allow', '*.github.com', '443'), rule('allow', 'github.com', '22'), rule('deny', 'x.example', '*')]);
+    const agent = coder([
+      rule('allow', '*.github.com', '443'),
+      rule('allow', 'github.com', '22'),
+      rule('deny', 'x.example', '*'),
+    ]);
     expect(decide(agent, 'example.com', ['8.8.8.8'], 443)).toEqual({
       action: 'deny',
       rule: 'default-deny',
@@ -240,7 +268,8 @@ describe('default deny', () => {
 describe('name phase (before DNS)', () => {
   it('denies for good a name a deny rule matches', () => {
     const agent = coder([rule('allow', '*', '443'), rule('deny', 'evil.example', '*', { id: 'd' })]);
-    expect(agent.checkName('evil.example', 443)).toMatchObject({ kind: 'denied', decision: { action: 'deny', rule: 'd' } });
+    const check = agent.checkName('evil.example', 443);
+    expect(check).toMatchObject({ kind: 'denied', decision: { action: 'deny', rule: 'd' } });
   });
 
   it('asks to resolve a name a host rule allows or alerts on', () => {
@@ -275,7 +304,8 @@ describe('addresses the caller passes', () => {
   });
 
   it('refuse text that is not an IP address', () => {
-    expect(decide(agent, 'ok.example', ['8.8.8.8', 'not-an-ip'], 443)).toMatchObject({ action: 'deny', rule: 'invalid-address' });
+    const decision = decide(agent, 'ok.example', ['8.8.8.8', 'not-an-ip'], 443);
+    expect(decision).toMatchObject({ action: 'deny', rule: 'invalid-address' });
   });
 });
 

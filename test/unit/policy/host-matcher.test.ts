@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HostMatcher, hostKeys, hostPatternProblem, isHostName } from '../../../src/policy/host-matcher.js';
+import { HostKeys, hostKeys } from '../../../src/policy/host-keys.js';
+import { HostMatcher, hostPatternProblem } from '../../../src/policy/host-matcher.js';
 import type { Rule, RuleList } from '../../../src/policy/types.js';
 import { rule } from './policy-fixtures.js';
 
@@ -60,31 +61,8 @@ describe('HostMatcher', () => {
     const denyAll = rule('deny', '*.example.com', '*');
     const allowApi = rule('allow', 'api.example.com', '443');
     const alertAny = rule('alert', '*', '443');
-    const found = new HostMatcher([alertAny, allowApi, denyAll]).match({ name: 'api.example.com', parentDomains: ['example.com', 'com'] }, 443);
-    expect(found).toEqual({ deny: denyAll, allow: allowApi, alert: alertAny });
-  });
-});
-
-describe('isHostName', () => {
-  it('is false for every spelling of an IP literal and true for names', () => {
-    for (const literal of ['10.0.0.1', '2130706433', '0x7f.1', '::1', '[2001:db8::1]', '']) {
-      expect(isHostName(literal), literal).toBe(false);
-    }
-    for (const name of ['github.com', 'localhost', 'xn--bcher-kva.example', '1password.com']) {
-      expect(isHostName(name), name).toBe(true);
-    }
-  });
-});
-
-describe('hostKeys', () => {
-  it('lists the parent domains, most specific first', () => {
-    expect(hostKeys('a.b.github.com')).toEqual({ name: 'a.b.github.com', parentDomains: ['b.github.com', 'github.com', 'com'] });
-    expect(hostKeys('localhost')).toEqual({ name: 'localhost', parentDomains: [] });
-  });
-
-  it('gives no keys for a missing host or an IP literal', () => {
-    expect(hostKeys(undefined)).toBeUndefined();
-    expect(hostKeys('10.0.0.1')).toBeUndefined();
+    const found = new HostMatcher([alertAny, allowApi, denyAll]).match(new HostKeys('api.example.com'), 443);
+    expect([found.deny, found.alert, found.allow]).toEqual([denyAll, alertAny, allowApi]);
   });
 });
 

@@ -1,7 +1,14 @@
 /** Small builders for policy tests: rules and rule sets written the way config loading produces them. */
 import { compilePolicy, type CompiledPolicy } from '../../../src/policy/compile.js';
 import type { CompiledAgent } from '../../../src/policy/compiled-agent.js';
-import { DEFAULT_DETECTION_ACTIONS, type AgentPolicy, type PortRange, type Rule, type RuleList, type RuleSet } from '../../../src/policy/types.js';
+import {
+  DEFAULT_DETECTION_ACTIONS,
+  type AgentPolicy,
+  type PortRange,
+  type Rule,
+  type RuleList,
+  type RuleSet,
+} from '../../../src/policy/types.js';
 
 /** "443", "80,443", "8000-8999", "*" → port ranges. */
 export function ports(text: string): PortRange[] {
@@ -25,7 +32,8 @@ export function agentPolicy(name: string, rules: Rule[]): AgentPolicy {
 }
 
 export function ruleSet(agents: AgentPolicy[], globalDeny: Rule[] = [], unknownAgent = 'deny'): RuleSet {
-  return { globalDeny, unknownAgent, requireCredentials: false, agents, detectionActions: { ...DEFAULT_DETECTION_ACTIONS } };
+  const detectionActions = { ...DEFAULT_DETECTION_ACTIONS };
+  return { globalDeny, unknownAgent, requireCredentials: false, agents, detectionActions };
 }
 
 export function compiled(set: RuleSet): CompiledPolicy {

@@ -1,0 +1,150 @@
+import type net from 'node:net';
+import { elapsedNs, type Flow } from '../flow/flow.js';
+import { FlowClassifier } from '../inspect/flow-classifier.js';
+import type { Direction } from '../inspect/types.js';
+import type { FlowJudge, Verdict } from './flow-judge.js';
+import type { Pipeline } from './pipeline.js';
+import { refusalBytes, unreachableBytes } from './protocol-refusal.js';
+
+/**
+ * The life of a byte tunnel (CONNECT, SOCKS5, later transparent) after its target was allowed:
+ *
+ * 1. the agent is told the tunnel is open, and its first bytes are read *before* anything is dialled
+ *    (bounded by `peekBytes` and `peekMs`); a silent agent (server-speaks-first protocols) gets the
+ *    upstream dialled and the server's first bytes are read instead;
+ * 2. the bytes are classified and judged (protocol allowed? SNI / Host as requested? detections?);
+ *    a refused flow gets a refusal in its own protocol and never sends a byte upstream;
+ * 3. otherwise the held bytes are forwarded and the relay runs, with the classifier still reading
+ *    plaintext protocols until it has nothing more to learn.
+ */
+
+export interface TunnelOptions {
+  peekMs: number;
+  peekBytes: number;
+}
+
+export async function runTunnel(
+  pipeline: Pipeline,
+  judge: FlowJudge,
+  options: TunnelOptions,
+  flow: Flow,
+  client: net.Socket,
+  early: Buffer,
+  acknowledge: () => void,
+): Promise<void> {
+  const classifier = new FlowClassifier();
+  const atMs = (): number => elapsedNs(flow) / 1e6;
+  const heldUp: Buffer[] = [];
+  let heldUpBytes = 0;
+  const take = (chunk: Buffer): boolean => {
+    heldUp.push(chunk);
+    heldUpBytes += chunk.length;
+    classifier.push(chunk, 'up', atMs());
+    return !classifier.classification.decided && heldUpBytes < options.peekBytes;
+  };
+
+  let upstream: net.Socket | undefined;
+  const heldDown: Buffer[] = [];
+  // Until the relay takes over, ending the flow (reload, quarantine, shutdown) closes the sockets and
+  // leaves its reason in `revoked` for the close event.
+  flow.terminate = (reason: string): void => {
+    flow.revoked ??= reason;
+    client.destroy();
+    upstream?.destroy();
+  };
+
+  acknowledge();
+  const wantMore = early.length > 0 ? take(early) : true;
+  const clientRead = wantMore ? await readWhile(client, take, options.peekMs) : 'done';
+  if (client.destroyed || flow.revoked !== undefined || (clientRead === 'ended' && heldUpBytes === 0)) {
+    pipeline.close(flow, { outcome: 'failure', reason: flow.revoked ?? 'client closed the tunnel before sending anything' });
+    client.destroy();
+    return;
+  }
+
+  if (!classifier.classification.decided && heldUpBytes === 0) {
+    // A silent client: the server may speak first (SSH with pre-banner text, SMTP, databases).
+    const dial = await pipeline.connect(flow);
+    if (!dial.ok) return void client.destroy();
+    upstream = dial.socket;
+    await readWhile(upstream, (chunk) => {
+      heldDown.push(chunk);
+      classifier.push(chunk, 'down', atMs());
+      return !classifier.classification.decided;
+    }, options.peekMs);
+  }
+  classifier.giveUp();
+
+  const verdict = judge.judgeClassified(flow, classifier.classification);
+  if (verdict.block) return refuse(pipeline, flow, client, upstream, classifier, verdict);
+
+  if (!upstream) {
+    const dial = await pipeline.connect(flow);
+    if (!dial.ok) {
+      const answer = unreachableBytes(classifier.classification.protocol, dial.message, { error: 'upstream_unreachable', reason: dial.message, flow: flow.id });
+      if (answer) client.end(answer);
+      else client.destroy();
+      return;
+    }
+    upstream = dial.socket;
+  }
+  for (const chunk of heldUp) upstream.write(chunk);
+  for (const chunk of heldDown) client.write(chunk);
+
+  const handle = pipeline.relay(flow, client, upstream, classifier.listening ? inspectAlong : undefined);
+  function inspectAlong(chunk: Buffer, direction: Direction): boolean {
+    const detections = classifier.push(chunk, direction, atMs());
+    const later = judge.judgeDetections(flow, classifier.classification, detections);
+    if (!classifier.listening) handle.untap();
+    if (!later.block) return true;
+    const answer = direction === 'up' ? refusalBytes(classifier.classification.protocol, later.reason, body(flow, later)) : undefined;
+    if (answer && !client.destroyed) client.write(answer);
+    flow.terminate?.(`${later.rule}: ${later.reason}`);
+    return false;
+  }
+}
+
+function refuse(
+  pipeline: Pipeline,
+  flow: Flow,
+  client: net.Socket,
+  upstream: net.Socket | undefined,
+  classifier: FlowClassifier,
+  verdict: Extract<Verdict, { block: true }>,
+): void {
+  upstream?.destroy();
+  pipeline.refuseClassified(flow, verdict);
+  const answer = refusalBytes(classifier.classification.protocol, verdict.reason, body(flow, verdict));
+  if (answer) client.end(answer);
+  else client.destroy();
+}
+
+function body(flow: Flow, verdict: Extract<Verdict, { block: true }>): Record<string, string> {
+  return { error: 'denied', reason: verdict.reason, rule: verdict.rule, agent: flow.agent.name, flow: flow.id };
+}
+
+/**
+ * Reads `socket` and hands each chunk to `take` until it returns false, the socket ends, or `ms`
+ * pass; then pauses the socket, so nothing is lost before the relay takes over.
+ */
+function readWhile(socket: net.Socket, take: (chunk: Buffer) => boolean, ms: number): Promise<'done' | 'timeout' | 'ended'> {
+  return new Promise((resolve) => {
+    const finish = (how: 'done' | 'timeout' | 'ended'): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      resolve(how);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (!take(chunk)) finish('done');
+    };
+    const onEnd = (): void => finish('ended');
+    const timer = setTimeout(() => finish('timeout'), ms);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  });
+}
