@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { RuleSet } from '../policy/types.js';
 import { AGENT_FILE_EXTENSION, buildRuleSet, type RuleFileText } from './build-rule-set.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
+import { loadIntel } from './load-intel.js';
 
 const POLICY_FILE_NAME = 'policy.yaml';
 const AGENTS_DIR_NAME = 'agents';
@@ -47,11 +48,12 @@ export async function loadRules(dir: string): Promise<LoadRulesResult> {
 
   const built = buildRuleSet({ policy, agents });
   if (!built.ok) errors.push(...built.errors);
+  const intel = await loadIntel(dir, errors);
   if (!built.ok || errors.length > 0) return { ok: false, errors: sortConfigErrors(errors) };
   return {
     ok: true,
-    ruleSet: built.ruleSet,
-    files: [policy, ...agents].flatMap((text) => (text === undefined ? [] : [text.file])),
+    ruleSet: { ...built.ruleSet, intel: intel.intel },
+    files: [...[policy, ...agents].flatMap((text) => (text === undefined ? [] : [text.file])), ...intel.files],
   };
 }
 

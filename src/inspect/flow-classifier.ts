@@ -41,10 +41,12 @@ interface Entry {
   role: 'namer' | 'watcher';
   /** Keeps listening after the protocol is named (plaintext it can still learn from). */
   continuous: (protocol: ProtocolName) => boolean;
+  /** Has nothing more to learn (checked after each push once the protocol is named). */
+  finished?: () => boolean;
 }
 
 /** Priority when two namers claim the same bytes: the more specific framing wins. */
-const PRIORITY: ProtocolName[] = ['tls', 'ssh', 'http2', 'socks', 'http', 'stratum'];
+const PRIORITY: ProtocolName[] = ['tls', 'ssh', 'http2', 'socks', 'proxy-protocol', 'http', 'stratum'];
 
 export class FlowClassifier {
   private readonly tls = new TlsClassifier();
@@ -67,7 +69,14 @@ export class FlowClassifier {
     const never = (): boolean => false;
     this.entries = [
       { classifier: this.tls, role: 'namer', continuous: never },
-      { classifier: this.ssh, role: 'namer', continuous: never },
+      // SSH is named on the client's identification line, but the server's line, both KEXINITs (HASSH)
+      // and the key-exchange messages that reveal a reverse tunnel come after it, until NEWKEYS.
+      {
+        classifier: this.ssh,
+        role: 'namer',
+        continuous: (p) => p === 'ssh',
+        finished: () => this.ssh.encryptedFrom('up') !== undefined && this.ssh.encryptedFrom('down') !== undefined,
+      },
       { classifier: new Http2PrefaceClassifier(), role: 'namer', continuous: never },
       { classifier: this.nested, role: 'namer', continuous: never },
       { classifier: this.http, role: 'namer', continuous: (p) => p === 'http' },
@@ -92,6 +101,9 @@ export class FlowClassifier {
       if (winner) this.name(winner);
       else if (!this.namersLeft()) this.name('unknown');
     }
+    if (this.named !== undefined) this.entries = this.entries.filter((entry) => !entry.finished?.());
+    // HTTP is named on the agent's first request; the 101 that turns it into WebSocket comes later.
+    if (this.named === 'http' && this.http.upgradedToWebSocket) this.named = 'websocket';
     // Watchers can name an unknown flow after the fact.
     if (this.named === 'unknown') {
       if (raised.some((detection) => detection.type === 'stratum')) this.named = 'stratum';
@@ -144,7 +156,7 @@ export class FlowClassifier {
   }
 
   private name(protocol: ProtocolName): void {
-    this.named = protocol === 'http' && this.http.upgradedToWebSocket ? 'websocket' : protocol;
+    this.named = protocol;
     this.entries = this.entries.filter((entry) => entry.continuous(protocol));
   }
 

@@ -1,9 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
+import { PassThrough } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { parseTags } from '../identity/tags.js';
 import type { ClientCredentials } from '../identity/identify.js';
 import { display } from '../net/dialer.js';
+import type { Verdict } from '../pipeline/flow-judge.js';
 import type { Admission, FlowRequest, Pipeline } from '../pipeline/pipeline.js';
 import { splitAuthority } from './connect-target.js';
 import { refuseResponse, refuseSocket, type Refusal } from './denial.js';
@@ -126,10 +128,13 @@ async function handleRequest(
     refuseResponse(res, refusalForAdmission(admission));
     return;
   }
-  forward(pipeline, forwarder, options, admission, target.url, req, res);
+  await forward(pipeline, forwarder, options, admission, target.url, req, res);
 }
 
-function forward(
+/** How much of a request body is held and inspected before any of it is forwarded (mining RPCs are small). */
+const INSPECTED_BODY_BYTES = 16 * 1024;
+
+async function forward(
   pipeline: Pipeline,
   forwarder: Forwarder,
   options: HttpListenerOptions,
@@ -137,7 +142,7 @@ function forward(
   url: URL,
   req: IncomingMessage,
   res: ServerResponse,
-): void {
+): Promise<void> {
   const flow = admission.flow;
   const address = flow.addresses[0] ?? '';
   flow.dialled = address;
@@ -162,10 +167,31 @@ function forward(
     failure = { code: 'TERMINATED', message: reason };
     res.destroy();
   };
+  if (flow.revoked !== undefined) return flow.terminate(flow.revoked);
+  const refuse = (verdict: Verdict): boolean => {
+    if (!verdict.block) return false;
+    failure = { code: 'DENIED', message: verdict.reason };
+    pipeline.refuseClassified(flow, verdict);
+    closed = true; // refuseClassified closed the flow
+    refuseResponse(res, { status: 403, error: 'denied', reason: verdict.reason, rule: verdict.rule, flow });
+    return true;
+  };
+
+  // Nothing is forwarded until the head and the first bytes of the body have been judged.
+  const inspection = pipeline.inspectHttp(flow);
+  if (refuse(inspection.request(req, url))) return;
   req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
+  const body = await holdBodyPrefix(req, INSPECTED_BODY_BYTES);
+  for (const chunk of body.chunks) if (refuse(inspection.requestBody(chunk))) return;
+  if (body.ended && refuse(inspection.requestEnd())) return;
+
   forwarder.exchanges.set(req, {
     upstreamIdleMs: options.upstreamIdleMs,
-    onResponse: (proxyRes) => proxyRes.on('data', (chunk: Buffer) => (bytesDown += chunk.length)),
+    onResponse: (proxyRes) => {
+      const verdict = inspection.response(proxyRes);
+      if (verdict.block) flow.terminate?.(`${verdict.rule}: ${verdict.reason}`);
+      proxyRes.on('data', (chunk: Buffer) => (bytesDown += chunk.length));
+    },
   });
   stripHopByHop(req.headers);
   req.url = `${url.pathname}${url.search}`;
@@ -177,6 +203,7 @@ function forward(
       target: `http://${upstream}`,
       // The outgoing request is built from `target`; re-install the name the agent asked for.
       headers: { host: url.host },
+      buffer: body.stream,
     },
     (error: NodeJS.ErrnoException) => {
       failure = { code: error.code ?? 'ERROR', message: `upstream ${upstream}: ${error.message}` };
@@ -184,6 +211,39 @@ function forward(
       refuseResponse(res, refusalForDial({ ok: false, code, message: failure.message }, admission));
     },
   );
+}
+
+/**
+ * Reads up to `limit` bytes of the request body (or all of it, if shorter) and returns them with a
+ * stream that replays them followed by the rest of the body, for http-proxy to send upstream.
+ */
+async function holdBodyPrefix(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; ended: boolean; stream: PassThrough }> {
+  const chunks: Buffer[] = [];
+  let held = 0;
+  const ended = await new Promise<boolean>((resolve) => {
+    if (req.readableEnded) return resolve(true);
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      held += chunk.length;
+      if (held >= limit) done(false);
+    };
+    const onEnd = (): void => done(true);
+    const done = (complete: boolean): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onEnd);
+      req.pause();
+      resolve(complete);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onEnd);
+  });
+  const stream = new PassThrough();
+  for (const chunk of chunks) stream.write(chunk);
+  if (ended) stream.end();
+  else req.pipe(stream);
+  return { chunks, ended, stream };
 }
 
 async function handleConnect(pipeline: Pipeline, req: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {

@@ -4,7 +4,7 @@ import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowRegistry } from '../flow/registry.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
-import { judgeDetections, judgeProtocol, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
+import { judgeDetections, judgeProtocol, judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import type { DetectionKind } from '../policy/types.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
@@ -43,16 +43,27 @@ export class FlowJudge {
     return this.act(flow, classification, findings);
   }
 
+  /** Before anything is dialled: intel hits on the target's name or port. */
+  judgeTarget(flow: Flow): Verdict {
+    const findings = judgeTarget(this.policy().ruleSet, flow.target.host, flow.target.port);
+    return findings.length === 0 ? { block: false } : this.act(flow, undefined, findings);
+  }
+
   /** Later detections on a flow that keeps being inspected (keep-alive HTTP, WebSocket, Stratum). */
   judgeDetections(flow: Flow, classification: FlowClassification, detections: readonly Detection[]): Verdict {
     if (detections.length === 0) return { block: false };
     return this.act(flow, classification, judgeDetections(this.policy().ruleSet, detections));
   }
 
-  private act(flow: Flow, classification: FlowClassification, findings: ProtocolFinding[]): Verdict {
+  /** Keeps the flow's protocol and facts current for its later events (the close event above all). */
+  record(flow: Flow, classification: FlowClassification): void {
     flow.protocol = classification.protocol;
-    const facts = classificationFields(classification);
-    flow.classification = facts;
+    flow.classification = classificationFields(classification);
+  }
+
+  private act(flow: Flow, classification: FlowClassification | undefined, findings: ProtocolFinding[]): Verdict {
+    if (classification) this.record(flow, classification);
+    const facts = flow.classification;
     const enforced = flow.agent.mode === 'enforce';
     for (const finding of findings) {
       this.events.emit({
@@ -65,8 +76,8 @@ export class FlowJudge {
         tags: flow.tags,
         source: { ip: flow.client.address, port: flow.client.port },
         destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
-        protocol: classification.protocol,
-        classification: facts,
+        ...(flow.protocol ? { protocol: flow.protocol } : {}),
+        ...(facts ? { classification: facts } : {}),
         reason: finding.reason,
         enforced: enforced && finding.action !== 'alert',
         detection: {

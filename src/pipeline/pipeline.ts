@@ -12,7 +12,8 @@ import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
 import type { QuarantineStore } from '../quarantine/store.js';
-import { FlowJudge } from './flow-judge.js';
+import { FlowJudge, type Verdict } from './flow-judge.js';
+import { HttpExchangeInspection } from './http-inspection.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 import { runTunnel } from './tunnel.js';
 
@@ -146,6 +147,9 @@ export class Pipeline {
         reason: `agent ${agent.name} is quarantined since ${quarantined.since} (${quarantined.reason}); all egress is refused until an operator releases it`,
       });
     }
+    // A pool or tunnelling service is a detection whether or not a rule would allow it.
+    const intel = this.judge.judgeTarget(flow);
+    if (intel.block) return this.deny(flow, { action: 'deny', rule: intel.rule, reason: intel.reason });
     if ('host' in target) {
       const early = snapshot.decideName(agent, target.host, flow.target.port);
       if (early && !this.overriddenByAudit(agent, early)) return this.deny(flow, early);
@@ -214,6 +218,11 @@ export class Pipeline {
     return runTunnel(this, this.judge, { peekMs: this.timeouts.peekMs, peekBytes: PEEK_BYTES }, flow, client, early, acknowledge);
   }
 
+  /** Mining inspection of one plain-HTTP exchange (the absolute-URI entry). */
+  inspectHttp(flow: Flow): HttpExchangeInspection {
+    return new HttpExchangeInspection(this.judge, flow);
+  }
+
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
     const handle = relay(client, upstream, this.timeouts.idleMs, inspector);
@@ -232,7 +241,7 @@ export class Pipeline {
   }
 
   /** The flow's bytes got it refused (protocol mismatch, detection): a second decision, then the close. */
-  refuseClassified(flow: Flow, verdict: { rule: string; reason: string }): void {
+  refuseClassified(flow: Flow, verdict: Extract<Verdict, { block: true }>): void {
     const decision: Decision = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
     this.emitFlow('flow.denied', flow, { decision, enforced: true });
     flow.decision = decision;

@@ -95,7 +95,11 @@ export async function runTunnel(
   function inspectAlong(chunk: Buffer, direction: Direction): boolean {
     const detections = classifier.push(chunk, direction, atMs());
     const later = judge.judgeDetections(flow, classifier.classification, detections);
-    if (!classifier.listening) handle.untap();
+    if (!classifier.listening) {
+      handle.untap();
+      // What was learnt since the first judgement (an SSH server's banner and HASSH) goes into the close event.
+      judge.record(flow, classifier.classification);
+    }
     if (!later.block) return true;
     const answer = direction === 'up' ? refusalBytes(classifier.classification.protocol, later.reason, body(flow, later)) : undefined;
     if (answer && !client.destroyed) client.write(answer);

@@ -103,7 +103,7 @@ function vetSpecialAddresses(
     if (range === undefined) continue;
     // The matches hold the longest alert / allow rule containing the judged address: if that one does
     // not lie inside the range (prefix at least the range's), no rule does.
-    const unlocked = [judged.alert, judged.allow].some((entry) => liesInside(entry, range.prefix));
+    const unlocked = liesInside(judged.alert, range.prefix) || liesInside(judged.allow, range.prefix);
     if (!unlocked) return ssrfDenial(agent.name, host?.name, address.text, range);
   }
   return undefined;

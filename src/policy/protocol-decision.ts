@@ -1,6 +1,8 @@
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Confidence, Detection, ProtocolName } from '../inspect/types.js';
+import path from 'node:path';
 import { normaliseHostname } from '../net/hostname.js';
+import { intelForHost } from './intel-match.js';
 import { detectionAction, type DetectionAction, type DetectionKind, type Rule, type RuleSet } from './types.js';
 
 /**
@@ -78,6 +80,26 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
   return findings;
 }
 
+/**
+ * Findings from the target alone, before anything is dialled: a name on an intel list (mining pool,
+ * tunnelling service) or a port pools favour. These hold whether or not a rule allows the target.
+ */
+export function judgeTarget(ruleSet: RuleSet, host: string | undefined, port: number): ProtocolFinding[] {
+  const intel = ruleSet.intel;
+  if (!intel) return [];
+  const findings: ProtocolFinding[] = [];
+  const named = host === undefined ? undefined : intelForHost(intel, host);
+  if (named && host !== undefined) {
+    const list = path.basename(named.source.file);
+    findings.push(finding(ruleSet, named.kind, 'high', `${host} is listed as ${named.name} in intel/${list}:${named.source.line}`, reasonFor(named.kind)));
+  }
+  const byPort = intel.ports.get(port);
+  if (byPort) {
+    findings.push(finding(ruleSet, byPort.kind, 'low', `port ${port} is a common mining-pool port (intel/${path.basename(byPort.source.file)}:${byPort.source.line})`, reasonFor(byPort.kind)));
+  }
+  return findings;
+}
+
 /** Findings from classifier detections (mining, reverse shells, nested proxies, tunnel tools). */
 export function judgeDetections(ruleSet: RuleSet, detections: readonly Detection[]): ProtocolFinding[] {
   return detections.map((detection) => {
@@ -103,6 +125,7 @@ function reasonFor(kind: DetectionKind): string {
   switch (kind) {
     case 'stratum':
     case 'mining_pool':
+    case 'mining_port':
       return 'cryptocurrency mining traffic is forbidden; this agent is quarantined until an operator releases it';
     case 'reverse_shell':
       return 'a remote shell over this connection is forbidden';

@@ -66,6 +66,8 @@ export interface RuleSet {
   /** When true, a client that matches no agent by source address gets 407 (HTTP) / auth failure (SOCKS). */
   requireCredentials: boolean;
   agents: AgentPolicy[];
+  /** Threat-intelligence lists from `rules/intel/` (absent when the folder is). */
+  intel?: IntelLists;
   /** Action per detection kind (`detections:` in policy.yaml); kinds left out take the defaults. */
   detectionActions?: Partial<Record<DetectionKind, DetectionAction>>;
 }
@@ -102,6 +104,7 @@ export type DetectionAction = 'alert' | 'deny' | 'quarantine';
 export const DETECTION_KINDS = [
   'stratum',
   'mining_pool',
+  'mining_port',
   'ssh_not_allowed',
   'protocol_not_allowed',
   'sni_mismatch',
@@ -123,6 +126,7 @@ export type DetectionKind = (typeof DETECTION_KINDS)[number];
 export const DEFAULT_DETECTION_ACTIONS: Readonly<Record<DetectionKind, DetectionAction>> = {
   stratum: 'quarantine',
   mining_pool: 'quarantine',
+  mining_port: 'alert',
   ssh_not_allowed: 'deny',
   protocol_not_allowed: 'deny',
   sni_mismatch: 'deny',
@@ -137,4 +141,11 @@ export const DEFAULT_DETECTION_ACTIONS: Readonly<Record<DetectionKind, Detection
 
 export function detectionAction(ruleSet: RuleSet, kind: DetectionKind): DetectionAction {
   return ruleSet.detectionActions?.[kind] ?? DEFAULT_DETECTION_ACTIONS[kind];
+}
+
+/** Names and ports whose mere use is a detection (`rules/intel/`). */
+export interface IntelLists {
+  /** Normalised name → the kind a connection to it (or a subdomain) raises, and the list it came from. */
+  domains: ReadonlyMap<string, { kind: DetectionKind; source: RuleSource }>;
+  ports: ReadonlyMap<number, { kind: DetectionKind; source: RuleSource }>;
 }

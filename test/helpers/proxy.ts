@@ -51,6 +51,9 @@ export interface TestProxy {
 export async function startTestProxy(rulesDir: string, adjust: (config: ChokepointConfig) => void = () => {}): Promise<TestProxy> {
   const config = defaultConfig(path.dirname(rulesDir));
   config.rulesDir = rulesDir;
+  // Quarantine state per test rules directory (a dot-folder, which the rules loader skips), so no test
+  // inherits another's quarantined agents.
+  config.stateDir = path.join(rulesDir, '.state');
   config.listen = { http: { host: '127.0.0.1', port: 0 }, socks: { host: '127.0.0.1', port: 0 } };
   adjust(config);
   const log = new EventLog();

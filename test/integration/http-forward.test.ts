@@ -24,6 +24,7 @@ deny:
 `,
     });
     proxy = await startTestProxy(rules.dir, (config) => {
+      config.stateDir = path.join(rules.dir, 'state');
       config.hosts.set('app.test', ['127.0.0.1']);
       config.hosts.set('secret.app.test', ['127.0.0.1']);
     });
@@ -99,6 +100,24 @@ deny:
     const result = await curl(['-x', proxy.httpUrl, `http://app.test:${port}/`]);
     expect(result.status).toBe(502);
     expect(JSON.parse(result.body)).toMatchObject({ error: 'upstream_unreachable' });
+  });
+
+  it('inspects the request before forwarding it: a getwork POST never reaches the pool and quarantines the agent', async () => {
+    const before = upstream.requests.length;
+    const body = JSON.stringify({ method: 'getblocktemplate', params: [{ capabilities: ['coinbasetxn', 'workid'] }], id: 0 });
+    const result = await curl(['-x', proxy.httpUrl, '-H', 'Content-Type: application/json', '-H', 'X-Mining-Extensions: longpoll midstate', '--data-binary', body, `http://app.test:${upstream.port}/`]);
+    expect(result.status).toBe(403);
+    expect(JSON.parse(result.body)).toMatchObject({ error: 'denied', rule: 'detection.stratum', agent: 'coder' });
+    expect(upstream.requests.length).toBe(before);
+    const detection = await proxy.log.waitFor((e) => e.event.action === 'detection.stratum');
+    expect(detection.chokepoint.detection).toMatchObject({ kind: 'stratum', action: 'quarantine' });
+    await proxy.log.waitFor((e) => e.event.action === 'agent.quarantined' && e.chokepoint.agent === 'coder');
+    // Quarantined: even an innocent request is refused now, until an operator releases the agent.
+    const after = await curl(['-x', proxy.httpUrl, `http://app.test:${upstream.port}/`]);
+    expect(after.status).toBe(403);
+    expect(JSON.parse(after.body)).toMatchObject({ rule: 'quarantine' });
+    await proxy.proxy.pipeline.quarantine.release('coder');
+    expect((await curl(['-x', proxy.httpUrl, `http://app.test:${upstream.port}/`])).status).toBe(200);
   });
 
   it('rejects origin-form and https absolute URIs with a 400 that says what to do', async () => {

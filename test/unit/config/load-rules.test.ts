@@ -122,7 +122,19 @@ describe('loadRules: valid rules', () => {
       requireCredentials: false,
       agents: [],
       detectionActions: DEFAULT_DETECTION_ACTIONS,
+      intel: { domains: new Map(), ports: new Map() },
     });
+  });
+
+  it('loads intel lists with their sources, and reports a bad line with file:line', async () => {
+    const ruleSet = await loadOk({ 'intel/mining-pools.txt': '# pools\nNanoPool.ORG.\n', 'intel/mining-ports.txt': '3333 # xmrig\n' });
+    expect(ruleSet.intel?.domains.get('nanopool.org')).toMatchObject({ kind: 'mining_pool', source: { line: 2 } });
+    expect(ruleSet.intel?.ports.get(3333)).toMatchObject({ kind: 'mining_port', source: { line: 1 } });
+    const errors = await loadErrors({ 'intel/mining-ports.txt': '3333\n70000\n', 'intel/tunnel-services.txt': 'ok.example\n10.0.0.1\n' });
+    expect(errors).toEqual([
+      'intel/mining-ports.txt:2: "70000" is not a TCP port (1-65535)',
+      'intel/tunnel-services.txt:2: "10.0.0.1" is not a host name (addresses are not matched by intel lists)',
+    ]);
   });
 
   it('takes detection actions from policy.yaml, keeping defaults for the kinds it leaves out', async () => {

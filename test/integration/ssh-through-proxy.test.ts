@@ -1,0 +1,234 @@
+/**
+ * Real OpenSSH through the proxy: `ssh` reaches a real `sshd` through a ProxyCommand that opens a
+ * CONNECT or SOCKS5 tunnel, with a key-based login running a command. A rule with `protocols: [ssh]`
+ * lets the session through (and the events carry both banners and HASSH); a rule without it gets the
+ * session refused before anything is dialled, with the reason printed by `ssh` itself from the
+ * proxy's SSH_MSG_DISCONNECT.
+ *
+ * Needs root (sshd's privilege separation) and OpenSSH installed; skipped with the reason otherwise.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChokepointEvent } from '../../src/events/types.js';
+import { nextEvent } from '../helpers/event-waits.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
+import { prepareSshLab, SSHD, type SshLab } from '../unit/inspect/ssh-capture.js';
+
+/**
+ * The ProxyCommand: opens a CONNECT (`connect`) or SOCKS5 (`socks5`) tunnel to `host:port` through the
+ * proxy, then joins the tunnel to its stdin/stdout. A refusal of the tunnel itself is printed on stderr.
+ * Written to a temp file at run time, as plain JavaScript, because ssh runs it as a separate program.
+ */
+const PROXY_COMMAND_SCRIPT = `
+const net = require('node:net');
+const [mode, proxyPort, host, port] = process.argv.slice(2);
+const socket = net.connect(Number(proxyPort), '127.0.0.1');
+let buffered = Buffer.alloc(0);
+let handshaking = true;
+const join = (rest) => {
+  handshaking = false;
+  if (rest.length > 0) process.stdout.write(rest);
+  process.stdin.pipe(socket);
+  socket.on('end', () => process.stdout.end());
+};
+socket.on('error', (error) => { process.stderr.write('proxycommand: ' + error.message + '\\n'); process.exit(1); });
+socket.on('close', () => process.exit(0));
+socket.on('data', (chunk) => {
+  if (!handshaking) return void process.stdout.write(chunk);
+  buffered = Buffer.concat([buffered, chunk]);
+  if (mode === 'connect') {
+    const end = buffered.indexOf('\\r\\n\\r\\n');
+    if (end < 0) return;
+    const head = buffered.subarray(0, end).toString('latin1');
+    if (!/^HTTP\\/1\\.[01] 200 /.test(head)) { process.stderr.write('proxycommand: ' + head + '\\n'); process.exit(1); }
+    join(buffered.subarray(end + 4));
+  } else {
+    // Method choice (2 bytes), then the reply: VER REP RSV ATYP BND.ADDR BND.PORT.
+    if (buffered.length < 2 + 5) return;
+    const atyp = buffered[2 + 3];
+    const replyLength = 4 + (atyp === 1 ? 4 : atyp === 4 ? 16 : 1 + buffered[2 + 4]) + 2;
+    if (buffered.length < 2 + replyLength) return;
+    if (buffered[2 + 1] !== 0) { process.stderr.write('proxycommand: SOCKS reply ' + buffered[2 + 1] + '\\n'); process.exit(1); }
+    join(buffered.subarray(2 + replyLength));
+  }
+});
+if (mode === 'connect') {
+  socket.write('CONNECT ' + host + ':' + port + ' HTTP/1.1\\r\\nHost: ' + host + ':' + port + '\\r\\n\\r\\n');
+} else {
+  const name = Buffer.from(host);
+  const portBytes = Buffer.alloc(2);
+  portBytes.writeUInt16BE(Number(port));
+  socket.write(Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 3, name.length]), name, portBytes]));
+}
+`;
+
+interface SshResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A loopback listener that runs one `sshd -i` per accepted connection, counting the connections. */
+interface SshServer {
+  port: number;
+  connections: number;
+  close(): Promise<void>;
+}
+
+async function startSshServer(lab: SshLab, authorizedKeys: string): Promise<SshServer> {
+  const children = new Set<ReturnType<typeof spawn>>();
+  const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no'];
+  const server = net.createServer((socket) => {
+    state.connections += 1;
+    const sshd = spawn(SSHD, ['-i', '-e', '-f', lab.sshdConfig, ...sshdOptions], { stdio: ['pipe', 'pipe', 'ignore'] });
+    children.add(sshd);
+    sshd.once('exit', () => {
+      children.delete(sshd);
+      socket.end();
+    });
+    socket.pipe(sshd.stdin);
+    sshd.stdout.pipe(socket);
+    socket.on('error', () => sshd.kill());
+    sshd.stdin.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const state: SshServer = {
+    port: (server.address() as AddressInfo).port,
+    connections: 0,
+    close: async () => {
+      for (const child of children) child.kill();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return state;
+}
+
+const lab = prepareSshLab();
+const unavailable = 'unavailable' in lab ? lab.unavailable : process.getuid?.() !== 0 ? 'sshd -i needs root' : undefined;
+if (unavailable) console.warn(`skipping real OpenSSH through the proxy: ${unavailable}`);
+
+describe.skipIf(unavailable !== undefined)('real OpenSSH through the proxy', () => {
+  let dir: string;
+  let clientKey: string;
+  let scriptPath: string;
+  let sshd: SshServer;
+  let rules: TempRules;
+  let proxy: TestProxy;
+
+  beforeAll(async () => {
+    if ('unavailable' in lab) throw new Error(lab.unavailable);
+    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-ssh-client-'));
+    clientKey = path.join(dir, 'id_ed25519');
+    const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+    if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
+    const authorizedKeys = path.join(dir, 'authorized_keys');
+    writeFileSync(authorizedKeys, spawnSync('cat', [`${clientKey}.pub`]).stdout);
+    scriptPath = path.join(dir, 'proxy-command.cjs');
+    writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
+    sshd = await startSshServer(lab, authorizedKeys);
+
+    // ssh.test allows SSH by name; nossh.test is the same server under a rule that lists no protocols,
+    // which on a port other than 22 means "anything but SSH".
+    rules = await tempRules(DENY_UNKNOWN_POLICY, {
+      shell: `agent: shell
+identify: { sources: ["127.0.0.1/32"] }
+allow:
+  - { host: ssh.test, ports: [${sshd.port}], protocols: [ssh] }
+  - { host: nossh.test, ports: [${sshd.port}] }
+  - { cidr: 127.0.0.1/32, ports: [${sshd.port}] }
+`,
+    });
+    proxy = await startTestProxy(rules.dir, (config) => {
+      config.stateDir = path.join(dir, 'state');
+      for (const name of ['ssh.test', 'nossh.test']) config.hosts.set(name, ['127.0.0.1']);
+    });
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await sshd?.close();
+    await rules?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!('unavailable' in lab)) lab.dispose();
+  });
+
+  /** Runs `ssh root@host echo hi` through the proxy with the given tunnel kind. */
+  function runSsh(mode: 'connect' | 'socks5', host: string): Promise<SshResult> {
+    const proxyPort = mode === 'connect' ? proxy.proxy.http?.port : proxy.socksPort;
+    const args = [
+      '-F', '/dev/null',
+      '-i', clientKey,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=no',
+      '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'ConnectTimeout=15',
+      '-o', `ProxyCommand=${process.execPath} ${scriptPath} ${mode} ${proxyPort} %h %p`,
+      '-p', String(sshd.port),
+      `root@${host}`,
+      'echo', 'hi',
+    ];
+    return new Promise((resolve) => {
+      const child = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  const closedFlow = (entry: string, domain: string) => (event: ChokepointEvent): boolean =>
+    event.event.action === 'flow.closed' && event.chokepoint.entry === entry && event.destination?.domain === domain;
+
+  describe.each([
+    { mode: 'connect' as const, entry: 'connect' },
+    { mode: 'socks5' as const, entry: 'socks5' },
+  ])('through $mode', ({ mode, entry }) => {
+    it('runs a command over SSH where the rule says protocols: [ssh], reporting banners and HASSH', async () => {
+      const before = sshd.connections;
+      const closed = nextEvent(proxy.log, closedFlow(entry, 'ssh.test'), 25_000);
+      const result = await runSsh(mode, 'ssh.test');
+      expect(result.stderr).not.toMatch(/chokepoint/);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe('hi\n');
+      expect(sshd.connections).toBe(before + 1);
+
+      const event = await closed;
+      expect(event.network?.protocol).toBe('ssh');
+      const ssh = event.chokepoint.classification?.ssh;
+      expect(ssh?.client_banner).toMatch(/^SSH-2\.0-OpenSSH_/);
+      expect(ssh?.server_banner).toMatch(/^SSH-2\.0-OpenSSH_/);
+      expect(ssh?.hassh).toMatch(/^[0-9a-f]{32}$/);
+      expect(ssh?.hassh_server).toMatch(/^[0-9a-f]{32}$/);
+      expect(proxy.log.events.some((e) => e.chokepoint.flow_id === event.chokepoint.flow_id && e.event.action.startsWith('detection.'))).toBe(false);
+    });
+
+    it('refuses SSH where the rule does not allow it: ssh prints the reason, sshd never sees a connection', async ({ annotate }) => {
+      const before = sshd.connections;
+      const detected = nextEvent(proxy.log, (e) => e.event.action === 'detection.ssh_not_allowed' && e.chokepoint.entry === entry, 25_000);
+      const result = await runSsh(mode, 'nossh.test');
+      expect(result.code).not.toBe(0);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/chokepoint: SSH to nossh\.test:\d+ is not allowed for this agent/);
+
+      const event = await detected;
+      expect(event.chokepoint.detection).toMatchObject({ kind: 'ssh_not_allowed', action: 'deny', confidence: 'high' });
+      expect(event.chokepoint.detection?.evidence).toMatch(/SSH-2\.0-OpenSSH_/);
+      expect(event.chokepoint.detection?.time_to_detect_ms).toBeGreaterThanOrEqual(0);
+      expect(event.chokepoint.classification?.ssh?.client_banner).toMatch(/^SSH-2\.0-OpenSSH_/);
+      const denied = await proxy.log.waitFor((e) => e.event.action === 'flow.denied' && e.chokepoint.flow_id === event.chokepoint.flow_id);
+      expect(denied.rule?.id).toBe('detection.ssh_not_allowed');
+      expect(sshd.connections).toBe(before);
+      await annotate(`ssh via ${mode}, ssh_not_allowed detected after ${event.chokepoint.detection?.time_to_detect_ms} ms`);
+    });
+  });
+});
