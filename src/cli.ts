@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatConfigErrors } from './config/errors.js';
 import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
 import { loadRules } from './config/load-rules.js';
+import { QuarantineStore } from './quarantine/store.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
@@ -10,6 +12,7 @@ const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI ag
 Usage:
   chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
   chokepoint lint [RULES_DIR]
+  chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint --help
 
 run      Start the proxy.
@@ -22,6 +25,11 @@ run      Start the proxy.
   event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
 
 lint     Validate a rules directory (default ./rules); prints file:line: key: problem; exit 1 on errors.
+
+quarantine list             Agents in quarantine (from the state directory: --state DIR, or the
+                            config file's state_dir, default ./.chokepoint-state).
+quarantine release AGENT    Release an agent. A running proxy applies it on its next reload: send it
+                            SIGHUP (or touch a rules file).
 
 Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen.
 `;
@@ -39,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'run') return run(rest);
   if (command === 'lint') return lint(rest);
+  if (command === 'quarantine') return quarantine(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
@@ -99,6 +108,49 @@ async function run(args: string[]): Promise<number> {
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+}
+
+async function quarantine(args: string[]): Promise<number> {
+  let parsed: { values: { config?: string; state?: string }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { config: { type: 'string' }, state: { type: 'string' } }, strict: true, allowPositionals: true });
+  } catch (error) {
+    process.stderr.write(`chokepoint quarantine: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const [action, agent, ...extra] = parsed.positionals;
+  if ((action !== 'list' && action !== 'release') || (action === 'release') !== (agent !== undefined) || extra.length > 0) {
+    process.stderr.write('usage: chokepoint quarantine list | release AGENT [--config FILE] [--state DIR]\n');
+    return 2;
+  }
+  let stateDir = parsed.values.state ? path.resolve(parsed.values.state) : defaultConfig(process.cwd()).stateDir;
+  if (parsed.values.config && !parsed.values.state) {
+    const loaded = await loadConfigFile(parsed.values.config);
+    if (!loaded.ok) {
+      process.stderr.write(`chokepoint: invalid configuration:\n${formatConfigErrors(loaded.errors)}\n`);
+      return 1;
+    }
+    stateDir = loaded.config.stateDir;
+  }
+  let store: QuarantineStore;
+  try {
+    store = await QuarantineStore.open(path.join(stateDir, 'quarantine.json'));
+  } catch (error) {
+    process.stderr.write(`chokepoint: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  if (action === 'list') {
+    const entries = store.list();
+    if (entries.length === 0) process.stdout.write('no agent is quarantined\n');
+    for (const entry of entries) process.stdout.write(`${entry.agent}\tsince ${entry.since}\t${entry.reason}\n`);
+    return 0;
+  }
+  if (!agent || !(await store.release(agent))) {
+    process.stderr.write(`chokepoint: agent ${agent ?? ''} is not quarantined\n`);
+    return 1;
+  }
+  process.stdout.write(`released ${agent}; send SIGHUP to a running proxy to apply it now\n`);
+  return 0;
 }
 
 async function lint(args: string[]): Promise<number> {

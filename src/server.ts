@@ -73,7 +73,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     resolver,
     registry,
     events,
-    { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs },
+    { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs, inspect: config.inspect },
     quarantine,
   );
 

@@ -16,6 +16,11 @@ export interface ChokepointConfig {
    * container with a read-only root filesystem this is a volume.
    */
   stateDir: string;
+  /**
+   * Classify tunnel bytes before dialling (default). `false` turns a tunnel into a plain relay judged on
+   * its target only — for measuring the cost of inspection, not for production.
+   */
+  inspect: boolean;
   /** `file: null` writes JSON lines to stdout; otherwise appends to that absolute path. */
   events: { file: string | null };
   /** Static name → canonical addresses, consulted before DNS like /etc/hosts. Names are normalised. */
@@ -40,6 +45,7 @@ export const DEFAULT_CONFIG = {
   listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 } },
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
+  inspect: true,
   events: { file: null },
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000 },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },

@@ -158,6 +158,7 @@ export const configFileSchema = z
     listen: listenSchema,
     rules: z.string().min(1, 'rules is empty').default(DEFAULT_CONFIG.rulesDir),
     state_dir: z.string().min(1, 'state_dir is empty').default(DEFAULT_CONFIG.stateDir),
+    inspect: z.boolean().default(DEFAULT_CONFIG.inspect),
     events: z
       .strictObject({ file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null) })
       .prefault({}),
@@ -171,6 +172,7 @@ export const configFileSchema = z
       listen: raw.listen,
       rulesDir: raw.rules,
       stateDir: raw.state_dir,
+      inspect: raw.inspect,
       events: raw.events,
       hosts: raw.hosts,
       dns: raw.dns,

@@ -32,6 +32,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
+    inspect: DEFAULT_CONFIG.inspect,
     events: { file: DEFAULT_CONFIG.events.file },
     hosts: new Map(),
     dns: { ...DEFAULT_CONFIG.dns },

@@ -88,19 +88,15 @@ export class FlowClassifier {
 
   /** Feeds one read; returns the detections it raised. Never throws. */
   push(chunk: Buffer, direction: Direction, atMs: number): Detection[] {
-    const raised: Detection[] = [];
-    const identified: ProtocolName[] = [];
-    for (const entry of this.entries) {
-      const report = entry.classifier.push(chunk, direction, atMs);
-      raised.push(...report.detections);
-      if (report.state === 'identified' && entry.role === 'namer') identified.push(this.nameOf(entry.classifier));
-      if (report.state === 'rejected') this.drop(entry);
-    }
+    // Namers first: a read that names the flow must not reach watchers meant for other protocols
+    // (an HTTP body quoting `id` output is not a reverse shell, whichever read it arrives in).
+    const namers = this.feed('namer', chunk, direction, atMs);
     if (this.named === undefined) {
-      const winner = PRIORITY.find((protocol) => identified.includes(protocol));
+      const winner = PRIORITY.find((protocol) => namers.identified.includes(protocol));
       if (winner) this.name(winner);
       else if (!this.namersLeft()) this.name('unknown');
     }
+    const raised = [...namers.detections, ...this.feed('watcher', chunk, direction, atMs).detections];
     if (this.named !== undefined) this.entries = this.entries.filter((entry) => !entry.finished?.());
     // HTTP is named on the agent's first request; the 101 that turns it into WebSocket comes later.
     if (this.named === 'http' && this.http.upgradedToWebSocket) this.named = 'websocket';
@@ -162,6 +158,20 @@ export class FlowClassifier {
 
   private nameOf(classifier: StreamClassifier): ProtocolName {
     return classifier === this.nested ? (this.nested.nestedProtocol ?? 'socks') : classifier.protocol;
+  }
+
+  /** Feeds the entries of one role; returns their detections and the protocols they identified. */
+  private feed(role: Entry['role'], chunk: Buffer, direction: Direction, atMs: number): { detections: Detection[]; identified: ProtocolName[] } {
+    const detections: Detection[] = [];
+    const identified: ProtocolName[] = [];
+    for (const entry of this.entries) {
+      if (entry.role !== role) continue;
+      const report = entry.classifier.push(chunk, direction, atMs);
+      detections.push(...report.detections);
+      if (report.state === 'identified') identified.push(this.nameOf(entry.classifier));
+      if (report.state === 'rejected') this.drop(entry);
+    }
+    return { detections, identified };
   }
 
   private drop(entry: Entry): void {

@@ -6,6 +6,7 @@ import { parseTags } from '../identity/tags.js';
 import type { ClientCredentials } from '../identity/identify.js';
 import { display } from '../net/dialer.js';
 import type { Verdict } from '../pipeline/flow-judge.js';
+import { hasBody } from '../pipeline/http-inspection.js';
 import type { Admission, FlowRequest, Pipeline } from '../pipeline/pipeline.js';
 import { splitAuthority } from './connect-target.js';
 import { refuseResponse, refuseSocket, type Refusal } from './denial.js';
@@ -181,9 +182,10 @@ async function forward(
   const inspection = pipeline.inspectHttp(flow);
   if (refuse(inspection.request(req, url))) return;
   req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
-  const body = await holdBodyPrefix(req, INSPECTED_BODY_BYTES);
-  for (const chunk of body.chunks) if (refuse(inspection.requestBody(chunk))) return;
-  if (body.ended && refuse(inspection.requestEnd())) return;
+  // Most requests (GET, HEAD) carry no body: they skip the holding stream altogether.
+  const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES) : undefined;
+  for (const chunk of body?.chunks ?? []) if (refuse(inspection.requestBody(chunk))) return;
+  if (body?.ended && refuse(inspection.requestEnd())) return;
 
   forwarder.exchanges.set(req, {
     upstreamIdleMs: options.upstreamIdleMs,
@@ -203,7 +205,7 @@ async function forward(
       target: `http://${upstream}`,
       // The outgoing request is built from `target`; re-install the name the agent asked for.
       headers: { host: url.host },
-      buffer: body.stream,
+      ...(body ? { buffer: body.stream } : {}),
     },
     (error: NodeJS.ErrnoException) => {
       failure = { code: error.code ?? 'ERROR', message: `upstream ${upstream}: ${error.message}` };

@@ -58,9 +58,8 @@ export class HttpExchangeInspection {
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = Number(req.headers['content-length'] ?? '0');
-  return req.headers['transfer-encoding'] !== undefined || length > 0;
+export function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }
 
 function headerLines(raw: string[], keep: (lowerName: string) => boolean): string {

@@ -49,6 +49,8 @@ export interface PipelineTimeouts {
   idleMs: number;
   /** How long a tunnel waits for the agent's first bytes before dialling (server-speaks-first). */
   peekMs: number;
+  /** False: tunnels are dialled first and relayed without classification (benchmark baseline). */
+  inspect: boolean;
 }
 
 /** The most a tunnel reads before deciding: a TLS ClientHello can span 64 KiB. */
@@ -215,7 +217,17 @@ export class Pipeline {
    * inspection (src/pipeline/tunnel.ts). `early` holds bytes the client sent with its request.
    */
   tunnel(flow: Flow, client: net.Socket, early: Buffer, acknowledge: () => void): Promise<void> {
+    if (!this.timeouts.inspect) return this.plainTunnel(flow, client, early, acknowledge);
     return runTunnel(this, this.judge, { peekMs: this.timeouts.peekMs, peekBytes: PEEK_BYTES }, flow, client, early, acknowledge);
+  }
+
+  /** A tunnel judged on its target only: dial, acknowledge, relay (no peek, no classification). */
+  private async plainTunnel(flow: Flow, client: net.Socket, early: Buffer, acknowledge: () => void): Promise<void> {
+    const dial = await this.connect(flow);
+    if (!dial.ok) return void client.destroy();
+    acknowledge();
+    if (early.length > 0) dial.socket.write(early);
+    this.relay(flow, client, dial.socket);
   }
 
   /** Mining inspection of one plain-HTTP exchange (the absolute-URI entry). */

@@ -89,9 +89,11 @@ export async function runTunnel(
     upstream = dial.socket;
   }
   for (const chunk of heldUp) upstream.write(chunk);
-  for (const chunk of heldDown) client.write(chunk);
 
   const handle = pipeline.relay(flow, client, upstream, classifier.listening ? inspectAlong : undefined);
+  // The server's held first bytes go out once the relay counts what the client is sent (the relay
+  // only forwards later reads, so they still arrive first).
+  for (const chunk of heldDown) if (!client.destroyed) client.write(chunk);
   function inspectAlong(chunk: Buffer, direction: Direction): boolean {
     const detections = classifier.push(chunk, direction, atMs());
     const later = judge.judgeDetections(flow, classifier.classification, detections);

@@ -1,17 +1,14 @@
 /**
- * CIDR lookup for all the lists of an agent (or the global deny list) without scanning them (see
- * prefix-tables.ts). For each list, the first hit is the most specific rule: longest prefix, then first
- * written among the rules of that network that cover the port.
+ * CIDR lookup for all the rules of an agent (its own and the global denies) without scanning them
+ * (see prefix-tables.ts). For each slot, the first hit is the most specific rule: longest prefix, then
+ * first written among the rules of that network that cover the port.
  */
 import type { AddressBits } from './address-bits.js';
-import { portsCover } from './ports.js';
 import { PrefixTables } from './prefix-tables.js';
-import { PerList } from './rule-buckets.js';
-import type { Rule } from './types.js';
+import { Matches, type SlottedRule } from './rule-buckets.js';
 
 /** A rule with its network parsed (prefix within the family's width), in the space addresses are judged in. */
-export interface CidrRule {
-  rule: Rule;
+export interface CidrRule extends SlottedRule {
   network: AddressBits;
   prefix: number;
 }
@@ -19,21 +16,20 @@ export interface CidrRule {
 export class CidrMatcher {
   private readonly tables: PrefixTables<CidrRule>;
 
-  /** `entries` in file order, of any list. */
+  /** `entries` in file order. */
   constructor(entries: readonly CidrRule[]) {
-    const filed = entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry }));
-    this.tables = new PrefixTables(filed);
+    this.tables = new PrefixTables(entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry })));
   }
 
-  /** The most specific rule of each list whose network contains `address` and that covers `port`. */
-  match(address: AddressBits, port: number): PerList<CidrRule> {
-    const found = new PerList<CidrRule>();
-    this.tables.visit(address, (bucket) => {
-      for (const entry of bucket) {
-        if (portsCover(entry.rule.ports, port)) found.offer(entry.rule, entry);
-      }
-      return found.complete();
-    });
+  /** The most specific rule of each slot whose network contains `address` and that covers `port`. */
+  match(address: AddressBits, port: number): Matches<CidrRule> {
+    const found = new Matches<CidrRule>(port);
+    this.tables.visit(address, found, takeBucket);
     return found;
   }
+}
+
+function takeBucket(bucket: readonly CidrRule[], found: Matches<CidrRule>): boolean {
+  found.takeCovering(bucket);
+  return found.complete();
 }

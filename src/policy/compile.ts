@@ -7,13 +7,14 @@
  * deny rule would fail open.
  */
 import { parseCidr } from '../net/address.js';
-import { addressBits } from './address-bits.js';
+import { addressBits, type AddressBits } from './address-bits.js';
 import { CidrMatcher, type CidrRule } from './cidr-matcher.js';
-import { CompiledAgent, type AgentRules, type RuleIndex } from './compiled-agent.js';
+import { CompiledAgent, type AgentRules } from './compiled-agent.js';
 import { describeAllowed } from './describe-allowed.js';
 import { HostMatcher, hostPatternProblem } from './host-matcher.js';
 import { mergePortRanges, portRangeProblems } from './ports.js';
-import type { AgentPolicy, Rule, RuleList, RuleSet } from './types.js';
+import type { SlottedRule } from './rule-buckets.js';
+import type { Rule, RuleList, RuleSet } from './types.js';
 
 /** `RuleSet.unknownAgent` value that selects the built-in deny-all policy. */
 export const UNKNOWN_AGENT_DENY = 'deny';
@@ -41,38 +42,30 @@ export class CompiledPolicy {
 
 export function compilePolicy(ruleSet: RuleSet): CompileResult {
   const errors: string[] = [];
-  const globalRules = compileRules(ruleSet.globalDeny, 'global deny', errors);
-  for (const { rule } of globalRules) {
+  const globalDeny = compileRules(ruleSet.globalDeny, 'global deny', errors);
+  for (const { rule } of globalDeny) {
     if (rule.list !== 'deny') errors.push(`global deny: rule ${rule.id} is in list "${rule.list}", not "deny"`);
   }
-  const globalDeny = ruleIndex(globalRules);
   const agents = new Map<string, CompiledAgent>();
   for (const policy of ruleSet.agents) {
     if (agents.has(policy.name)) errors.push(`agent ${policy.name}: defined twice`);
-    agents.set(policy.name, compileAgent(policy, globalDeny, errors));
+    const own = compileRules(policy.rules, `agent ${policy.name}`, errors);
+    const rules = agentRules(globalDeny, own);
+    agents.set(policy.name, new CompiledAgent(policy.name, policy.mode, rules, describeAllowed(policy.rules)));
   }
   const unknownAgent = unknownAgentPolicy(ruleSet.unknownAgent, agents, globalDeny, errors);
   if (errors.length > 0 || unknownAgent === undefined) return { ok: false, errors };
   return { ok: true, policy: new CompiledPolicy(agents, unknownAgent) };
 }
 
-function compileAgent(policy: AgentPolicy, globalDeny: RuleIndex, errors: string[]): CompiledAgent {
-  const rules = compileRules(policy.rules, `agent ${policy.name}`, errors);
-  const reachableCidrPorts = mergePortRanges(
-    rules.flatMap(({ rule, cidr }) => (cidr !== undefined && rule.list !== 'deny' ? rule.ports : [])),
-  );
-  const compiled: AgentRules = { globalDeny, own: ruleIndex(rules), reachableCidrPorts };
-  return new CompiledAgent(policy.name, policy.mode, compiled, describeAllowed(policy.rules));
-}
-
 function unknownAgentPolicy(
   setting: string,
   agents: ReadonlyMap<string, CompiledAgent>,
-  globalDeny: RuleIndex,
+  globalDeny: readonly CompiledRule[],
   errors: string[],
 ): CompiledAgent | undefined {
   if (setting === UNKNOWN_AGENT_DENY) {
-    const rules: AgentRules = { globalDeny, own: ruleIndex([]), reachableCidrPorts: [] };
+    const rules = agentRules(globalDeny, []);
     return new CompiledAgent(BUILT_IN_UNKNOWN_AGENT, 'enforce', rules, describeAllowed([]), true);
   }
   const named = agents.get(setting);
@@ -80,10 +73,10 @@ function unknownAgentPolicy(
   return named;
 }
 
-/** A rule ready for the matchers: a host rule as written, or a CIDR rule with its network parsed. */
+/** A rule that passed the checks, with its CIDR parsed when it has one. */
 interface CompiledRule {
   rule: Rule;
-  cidr?: CidrRule;
+  network?: { bits: AddressBits; prefix: number };
 }
 
 const RULE_LISTS: readonly string[] = ['allow', 'alert', 'deny'] satisfies RuleList[];
@@ -94,36 +87,42 @@ function compileRules(rules: readonly Rule[], where: string, errors: string[]): 
   for (const rule of rules) {
     const problems = portRangeProblems(rule.ports);
     if (!RULE_LISTS.includes(rule.list)) problems.push(`has unknown list "${rule.list}"`);
-    let cidr: CidrRule | undefined;
+    let network: CompiledRule['network'];
     if (rule.host !== undefined && rule.cidr === undefined) {
       const problem = hostPatternProblem(rule.host);
       if (problem !== undefined) problems.push(problem);
     } else if (rule.cidr !== undefined && rule.host === undefined) {
-      const parsed = cidrRuleOf(rule, rule.cidr);
-      if ('error' in parsed) problems.push(parsed.error);
-      else cidr = parsed;
+      // parseCidr already rewrites IPv6 spellings of an IPv4 block ("::ffff:10.0.0.0/104", NAT64) as that
+      // IPv4 block, the space addresses are judged in, so such rules meet the IPv4 addresses they name.
+      const parsed = parseCidr(rule.cidr);
+      if ('error' in parsed) problems.push(`has an invalid cidr: ${parsed.error}`);
+      else network = { bits: addressBits(parsed.address), prefix: parsed.prefix };
     } else {
       problems.push('must have exactly one of host or cidr');
     }
     const at = rule.source === undefined ? where : `${where} (${rule.source.file}:${rule.source.line})`;
     for (const problem of problems) errors.push(`${at}: rule ${rule.id} ${problem}`);
-    if (problems.length === 0) compiled.push(cidr === undefined ? { rule } : { rule, cidr });
+    if (problems.length === 0) compiled.push(network === undefined ? { rule } : { rule, network });
   }
   return compiled;
 }
 
-function ruleIndex(rules: readonly CompiledRule[]): RuleIndex {
-  const hostRules = rules.flatMap(({ rule, cidr }) => (cidr === undefined ? [rule] : []));
-  const cidrRules = rules.flatMap(({ cidr }) => (cidr === undefined ? [] : [cidr]));
-  return { hosts: new HostMatcher(hostRules), cidrs: new CidrMatcher(cidrRules) };
-}
-
-/**
- * parseCidr already rewrites IPv6 spellings of an IPv4 block ("::ffff:10.0.0.0/104", NAT64) as that
- * IPv4 block, the space addresses are judged in, so such rules meet the IPv4 addresses they name.
- */
-function cidrRuleOf(rule: Rule, cidr: string): CidrRule | { error: string } {
-  const parsed = parseCidr(cidr);
-  if ('error' in parsed) return { error: `has an invalid cidr: ${parsed.error}` };
-  return { rule, network: addressBits(parsed.address), prefix: parsed.prefix };
+/** The matchers of one agent: the global denies (slot `global`) and its own rules (slot = their list). */
+function agentRules(globalDeny: readonly CompiledRule[], own: readonly CompiledRule[]): AgentRules {
+  const slotted = [
+    ...globalDeny.map((compiled) => ({ ...compiled, slot: 'global' as const })),
+    ...own.map((compiled) => ({ ...compiled, slot: compiled.rule.list })),
+  ];
+  const hostRules: SlottedRule[] = [];
+  const cidrRules: CidrRule[] = [];
+  for (const { rule, network, slot } of slotted) {
+    if (network === undefined) hostRules.push({ rule, slot });
+    else cidrRules.push({ rule, slot, network: network.bits, prefix: network.prefix });
+  }
+  const reachable = cidrRules.filter((entry) => entry.slot === 'alert' || entry.slot === 'allow');
+  return {
+    hosts: new HostMatcher(hostRules),
+    cidrs: new CidrMatcher(cidrRules),
+    reachableCidrPorts: mergePortRanges(reachable.flatMap((entry) => entry.rule.ports)),
+  };
 }

@@ -1,23 +1,17 @@
 /**
- * One agent's policy, compiled: the matchers of its rules (plus the global deny list it shares with
- * every agent) and the two questions a flow asks of it.
+ * One agent's policy, compiled: the matchers of every rule that can decide its flows (the global
+ * denies and its own rules) and the two questions a flow asks of it.
  */
 import type { CidrMatcher } from './cidr-matcher.js';
 import { decideFlow, decideName, type NameCheck } from './decide.js';
 import type { HostMatcher } from './host-matcher.js';
 import type { AgentMode, Decision, DecisionTarget, PortRange } from './types.js';
 
-/** The host and CIDR matchers of a set of rules; each answers for every list in one lookup. */
-export interface RuleIndex {
-  hosts: HostMatcher;
-  cidrs: CidrMatcher;
-}
-
 export interface AgentRules {
-  /** `RuleSet.globalDeny`, consulted before any agent rule. */
-  globalDeny: RuleIndex;
-  /** The agent's deny, alert and allow rules. */
-  own: RuleIndex;
+  /** Host rules, global denies included; one lookup answers every slot. */
+  hosts: HostMatcher;
+  /** CIDR rules, global denies included; one lookup per address answers every slot. */
+  cidrs: CidrMatcher;
   /** Merged ports of the agent's allow and alert CIDR rules: could resolving a name lead to an allow? */
   reachableCidrPorts: readonly PortRange[];
 }

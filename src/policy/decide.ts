@@ -11,12 +11,12 @@
  *   6. allow            the same with allow rules
  *   7. default deny     with a reason listing what the agent may reach instead
  *
- * Before DNS only the name can be judged (`decideName`); the rest needs the addresses. The matchers
- * answer for all lists in one lookup, so each decision looks the host and each address up once per
- * rule index (global, agent) and then applies the order above to what was found.
+ * Before DNS only the name can be judged (`decideName`); the rest needs the addresses. The agent's
+ * matchers hold the global denies too and answer for every slot in one lookup, so a decision looks the
+ * host and each address up once, then applies the order above to what was found.
  */
 import type { CidrRule } from './cidr-matcher.js';
-import type { CompiledAgent, RuleIndex } from './compiled-agent.js';
+import type { CompiledAgent } from './compiled-agent.js';
 import {
   defaultDenial,
   describeTarget,
@@ -35,7 +35,7 @@ import {
 } from './flow-addresses.js';
 import { hostKeys, type HostKeys } from './host-keys.js';
 import { portsCover } from './ports.js';
-import { PerList } from './rule-buckets.js';
+import { Matches, type SlottedRule } from './rule-buckets.js';
 import { specialRangeOfJudged } from './special-range-index.js';
 import type { Decision, DecisionTarget, Rule } from './types.js';
 
@@ -46,12 +46,10 @@ const GLOBAL_SCOPE = 'every agent';
 
 export function decideName(agent: CompiledAgent, requestedHost: string, port: number): NameCheck {
   const where = (): string => describeTarget({ host: requestedHost, addresses: [], port });
-  const host = hostKeys(requestedHost);
-  const globalRule = hostMatches(agent.rules.globalDeny, host, port).deny;
-  if (globalRule !== undefined) return denied(ruleDenial(globalRule, where(), GLOBAL_SCOPE));
+  const byHost = hostMatches(agent, hostKeys(requestedHost), port);
+  if (byHost.global !== undefined) return denied(ruleDenial(byHost.global.rule, where(), GLOBAL_SCOPE));
   if (agent.denyAll) return denied(unknownAgentDenial());
-  const byHost = hostMatches(agent.rules.own, host, port);
-  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny, where(), agentScope(agent)));
+  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny.rule, where(), agentScope(agent)));
   const mayBeAllowed =
     byHost.alert !== undefined || byHost.allow !== undefined || portsCover(agent.rules.reachableCidrPorts, port);
   return mayBeAllowed ? { kind: 'resolve' } : denied(defaultDenial(agent.name, agent.allowedHint, where()));
@@ -59,37 +57,33 @@ export function decideName(agent: CompiledAgent, requestedHost: string, port: nu
 
 export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decision {
   const { port } = target;
-  const { globalDeny, own } = agent.rules;
   // Only denials name the target: build the text when one is made, not on every decision.
   const where = (): string => describeTarget(target);
   const host = hostKeys(target.host);
   const addresses = parseFlowAddresses(target.addresses);
   if ('invalid' in addresses) return invalidAddressDenial(addresses.invalid);
+  const byHost = hostMatches(agent, host, port);
+  const byAddress = matchAddresses(agent.rules.cidrs, addresses, port);
 
-  const globalRule =
-    hostMatches(globalDeny, host, port).deny ??
-    ruleForAnyAddress(matchAddresses(globalDeny.cidrs, addresses, port), 'deny');
+  const globalRule = byHost.global?.rule ?? ruleForAnyAddress(byAddress, 'global');
   if (globalRule !== undefined) return ruleDenial(globalRule, where(), GLOBAL_SCOPE);
   if (agent.denyAll) return unknownAgentDenial();
-
-  const byHost = hostMatches(own, host, port);
-  const byAddress = matchAddresses(own.cidrs, addresses, port);
-  const denyRule = byHost.deny ?? ruleForAnyAddress(byAddress, 'deny');
+  const denyRule = byHost.deny?.rule ?? ruleForAnyAddress(byAddress, 'deny');
   if (denyRule !== undefined) return ruleDenial(denyRule, where(), agentScope(agent));
   if (addresses.length === 0) return noAddressDenial(where());
 
   const refusal = vetSpecialAddresses(agent, host, byAddress);
   if (refusal !== undefined) return refusal;
 
-  const alertRule = byHost.alert ?? ruleForAllAddresses(byAddress, 'alert');
+  const alertRule = byHost.alert?.rule ?? ruleForAllAddresses(byAddress, 'alert');
   if (alertRule !== undefined) return ruleDecision('alert', alertRule);
-  const allowRule = byHost.allow ?? ruleForAllAddresses(byAddress, 'allow');
+  const allowRule = byHost.allow?.rule ?? ruleForAllAddresses(byAddress, 'allow');
   if (allowRule !== undefined) return ruleDecision('allow', allowRule);
   return defaultDenial(agent.name, agent.allowedHint, where());
 }
 
-function hostMatches(index: RuleIndex, host: HostKeys | undefined, port: number): PerList<Rule> {
-  return host === undefined ? new PerList<Rule>() : index.hosts.match(host, port);
+function hostMatches(agent: CompiledAgent, host: HostKeys | undefined, port: number): Matches<SlottedRule> {
+  return host === undefined ? new Matches<SlottedRule>(port) : agent.rules.hosts.match(host, port);
 }
 
 /** Step 4: the first address in a special range that no inside-the-range CIDR rule unlocks. */

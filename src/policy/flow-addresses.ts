@@ -11,8 +11,8 @@
 import { addressForJudging, parseIpLiteral } from '../net/address.js';
 import { addressBits, type AddressBits } from './address-bits.js';
 import type { CidrMatcher, CidrRule } from './cidr-matcher.js';
-import type { PerList } from './rule-buckets.js';
-import type { Rule, RuleList } from './types.js';
+import type { Matches, Slot } from './rule-buckets.js';
+import type { Rule } from './types.js';
 
 export interface FlowAddress {
   /** The address as the caller gave it, for reasons and events. */
@@ -38,13 +38,13 @@ export function parseFlowAddresses(texts: readonly string[]): FlowAddress[] | { 
   return addresses;
 }
 
-/** What one CIDR matcher (an agent's, or the global deny list's) says about one address. */
+/** What an agent's CIDR matcher says about one address. */
 export interface AddressMatches {
   address: FlowAddress;
-  /** The most specific rule of each list containing the judged form. */
-  judged: PerList<CidrRule>;
+  /** The most specific rule of each slot containing the judged form. */
+  judged: Matches<CidrRule>;
   /** The same for the raw form, when there is one. */
-  raw: PerList<CidrRule> | undefined;
+  raw: Matches<CidrRule> | undefined;
 }
 
 export function matchAddresses(cidrs: CidrMatcher, addresses: readonly FlowAddress[], port: number): AddressMatches[] {
@@ -55,15 +55,15 @@ export function matchAddresses(cidrs: CidrMatcher, addresses: readonly FlowAddre
   }));
 }
 
-/** The rule of `list` for one address: the judged form's, else the raw form's. */
-function ruleFor(matches: AddressMatches, list: RuleList): Rule | undefined {
-  return (matches.judged[list] ?? matches.raw?.[list])?.rule;
+/** The rule of `slot` for one address: the judged form's, else the raw form's. */
+function ruleFor(matches: AddressMatches, slot: Slot): Rule | undefined {
+  return (matches.judged[slot] ?? matches.raw?.[slot])?.rule;
 }
 
-/** Deny semantics: the rule for the first address that some rule of `list` contains. */
-export function ruleForAnyAddress(matches: readonly AddressMatches[], list: RuleList): Rule | undefined {
+/** Deny semantics: the rule for the first address that some rule of `slot` contains. */
+export function ruleForAnyAddress(matches: readonly AddressMatches[], slot: Slot): Rule | undefined {
   for (const m of matches) {
-    const rule = ruleFor(m, list);
+    const rule = ruleFor(m, slot);
     if (rule !== undefined) return rule;
   }
   return undefined;
@@ -73,10 +73,10 @@ export function ruleForAnyAddress(matches: readonly AddressMatches[], list: Rule
  * Allow / alert semantics: every address must be covered (by one rule or several); the rule reported
  * is the one for the first address. Undefined for no addresses: nothing is not "all".
  */
-export function ruleForAllAddresses(matches: readonly AddressMatches[], list: RuleList): Rule | undefined {
+export function ruleForAllAddresses(matches: readonly AddressMatches[], slot: Slot): Rule | undefined {
   let first: Rule | undefined;
   for (const m of matches) {
-    const rule = ruleFor(m, list);
+    const rule = ruleFor(m, slot);
     if (rule === undefined) return undefined;
     first ??= rule;
   }

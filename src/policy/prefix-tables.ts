@@ -13,8 +13,11 @@ export interface PrefixEntry<T> {
   value: T;
 }
 
-/** Called with each bucket holding the address, longest prefix first; returns true to stop the walk. */
-export type BucketVisitor<T> = (bucket: readonly T[]) => boolean;
+/**
+ * Called with each bucket holding the address, longest prefix first; returns true to stop the walk.
+ * The walk passes `context` through so that callers need no per-lookup closure.
+ */
+export type BucketVisitor<T, C> = (bucket: readonly T[], context: C) => boolean;
 
 interface Node<T> {
   children: Map<number, Node<T>>;
@@ -37,16 +40,20 @@ export class PrefixTables<T> {
     this.v6 = buildTables(entries.filter((entry) => entry.network.family === 6));
   }
 
-  /** Visits the buckets of the networks that hold `address`, longest prefix first. */
-  visit(address: AddressBits, visitor: BucketVisitor<T>): void {
+  /**
+   * Visits the buckets of the networks that hold `address`, longest prefix first; returns the bucket
+   * at which `visitor` stopped the walk, if it did.
+   */
+  visit<C>(address: AddressBits, context: C, visitor: BucketVisitor<T, C>): readonly T[] | undefined {
     const tables = address.family === 4 ? this.v4 : this.v6;
     for (const table of tables) {
       let node: Node<T> | undefined = table.root;
       for (let level = 0; node !== undefined && level < table.levels; level++) {
         node = node.children.get(prefixWordKey(address, level, table.prefix));
       }
-      if (node !== undefined && visitor(node.values)) return;
+      if (node !== undefined && visitor(node.values, context)) return node.values;
     }
+    return undefined;
   }
 }
 

@@ -15,10 +15,9 @@ const SPECIAL_RANGE_TABLES = new PrefixTables(
 
 /** The special range of an address that is already in judged form (see flow-addresses.ts). */
 export function specialRangeOfJudged(judged: AddressBits): SpecialRange | undefined {
-  let found: SpecialRange | undefined;
-  SPECIAL_RANGE_TABLES.visit(judged, (bucket) => {
-    found = bucket[0];
-    return found !== undefined;
-  });
-  return found;
+  return SPECIAL_RANGE_TABLES.visit(judged, undefined, stopAtFirstBucket)?.[0];
+}
+
+function stopAtFirstBucket(): boolean {
+  return true;
 }

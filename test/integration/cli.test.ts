@@ -3,7 +3,7 @@
  * rules, 2 usage, 3 cannot listen), file:line errors, the "listening" line, JSON-lines events, SIGHUP
  * reload and SIGTERM shutdown.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +171,30 @@ allow:
       const result = await runCli(['lint', 'rules']);
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
+    });
+  });
+
+  describe('quarantine', () => {
+    it('lists and releases quarantined agents in a state directory, and refuses a corrupt one', async () => {
+      const state = path.join(rules.dir, '.cli-state');
+      await mkdir(state, { recursive: true });
+      const file = path.join(state, 'quarantine.json');
+      await writeFile(file, JSON.stringify({ version: 1, quarantined: [{ agent: 'miner', since: '2026-11-26T00:00:00.000Z', reason: 'stratum: XMRig login' }] }));
+      const listed = await runCli(['quarantine', 'list', '--state', state]);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('miner\tsince 2026-11-26T00:00:00.000Z\tstratum: XMRig login');
+      const released = await runCli(['quarantine', 'release', 'miner', '--state', state]);
+      expect(released.code).toBe(0);
+      expect(released.stdout).toMatch(/released miner; send SIGHUP/);
+      expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ quarantined: [] });
+      const again = await runCli(['quarantine', 'release', 'miner', '--state', state]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/not quarantined/);
+      await writeFile(file, '{ not json');
+      const corrupt = await runCli(['quarantine', 'list', '--state', state]);
+      expect(corrupt.code).toBe(1);
+      expect(corrupt.stderr).toMatch(/not valid JSON/);
+      expect((await runCli(['quarantine', 'release'])).code).toBe(2);
     });
   });
 });

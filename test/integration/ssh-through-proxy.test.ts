@@ -23,6 +23,10 @@ import { prepareSshLab, SSHD, type SshLab } from '../unit/inspect/ssh-capture.js
  * The ProxyCommand: opens a CONNECT (`connect`) or SOCKS5 (`socks5`) tunnel to `host:port` through the
  * proxy, then joins the tunnel to its stdin/stdout. A refusal of the tunnel itself is printed on stderr.
  * Written to a temp file at run time, as plain JavaScript, because ssh runs it as a separate program.
+ *
+ * When the proxy closes the tunnel the command keeps draining stdin until ssh closes it, as `nc` does:
+ * ssh sends its KEXINIT right after reading the server's identification line, and a ProxyCommand that
+ * exited at once would make that write fail (EPIPE) before ssh reads the disconnect message behind it.
  */
 const PROXY_COMMAND_SCRIPT = `
 const net = require('node:net');
@@ -37,7 +41,12 @@ const join = (rest) => {
   socket.on('end', () => process.stdout.end());
 };
 socket.on('error', (error) => { process.stderr.write('proxycommand: ' + error.message + '\\n'); process.exit(1); });
-socket.on('close', () => process.exit(0));
+socket.on('close', () => {
+  if (handshaking) { process.stderr.write('proxycommand: the proxy closed the connection\\n'); process.exit(1); }
+  process.stdin.unpipe(socket);
+  process.stdin.resume();
+});
+process.stdin.on('end', () => socket.end());
 socket.on('data', (chunk) => {
   if (!handshaking) return void process.stdout.write(chunk);
   buffered = Buffer.concat([buffered, chunk]);

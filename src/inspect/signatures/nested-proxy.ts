@@ -10,12 +10,19 @@ import { PrefixBuffer } from './prefix-buffer.js';
 
 const PROXY_V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const PROXY_V1 = /^PROXY (TCP4|TCP6|UNKNOWN)[ \r]/;
+/** What a v1 header starts with, up to the byte that decides it. */
+const PROXY_V1_STARTS = ['PROXY TCP4', 'PROXY TCP6', 'PROXY UNKNOWN'];
+/**
+ * Bytes kept from the start of the flow: every handshake above fits in 16, but a SOCKS4 request ends
+ * with a NUL-terminated user id (`04 01 PORT IPv4 USERID 00`), which real clients fill with a login.
+ */
+const PREFIX_BYTES = 64;
 
 type Match = { protocol: ProtocolName; evidence: string } | 'no' | 'more';
 
 export class NestedProxyClassifier implements StreamClassifier {
   readonly protocol: ProtocolName = 'socks';
-  private readonly prefix = new PrefixBuffer(16);
+  private readonly prefix = new PrefixBuffer(PREFIX_BYTES);
   private state: ClassifierReport['state'] = 'undecided';
   private found: ProtocolName | undefined;
 
@@ -53,7 +60,7 @@ function matchHandshake(bytes: Buffer): Match {
   if (first === 0x50) {
     const text = bytes.toString('latin1');
     if (PROXY_V1.test(text)) return { protocol: 'proxy-protocol', evidence: `PROXY protocol v1 header "${text.split(/[\r ]/, 2).join(' ')}"` };
-    return 'PROXY '.startsWith(text.slice(0, 6)) || (text.startsWith('PROXY ') && text.length < 12) ? 'more' : 'no';
+    return PROXY_V1_STARTS.some((start) => start.startsWith(text)) ? 'more' : 'no';
   }
   return 'no';
 }
@@ -76,8 +83,8 @@ function socks4Request(bytes: Buffer): Match {
   if (bytes.length < 2) return 'more';
   if (bytes[1] !== 0x01 && bytes[1] !== 0x02) return 'no';
   if (bytes.length < 9) return 'more';
-  const userEnd = bytes.indexOf(0x00, 8);
-  if (userEnd < 0) return bytes.length < 16 ? 'more' : 'no';
+  // Still 'more' without the NUL: the caller gives up once its prefix is full.
+  if (bytes.indexOf(0x00, 8) < 0) return 'more';
   const port = bytes.readUInt16BE(2);
   if (port === 0) return 'no';
   const address = [...bytes.subarray(4, 8)].join('.');

@@ -20,6 +20,8 @@ const INBOUND_WINDOW = 256;
 const SIGNATURES: Signature[] = [
   { direction: 'up', pattern: /(?:^|\n)(?:ba)?sh: [^\n]{0,40}no job control in this shell/, evidence: 'shell job-control warning sent to the socket (interactive shell without a TTY)' },
   { direction: 'up', pattern: /(?:^|\n)(?:ba)?sh: cannot set terminal process group/, evidence: 'bash "cannot set terminal process group" sent to the socket' },
+  // dash, /bin/sh on Debian and Ubuntu images: "sh: 0: can't access tty; job control turned off".
+  { direction: 'up', pattern: /(?:^|\n)[^\n]{0,40}: \d+: can't access tty; job control turned off/, evidence: 'dash job-control warning sent to the socket (interactive shell without a TTY)' },
   { direction: 'up', pattern: /Microsoft Windows \[Version [\d.]+\][\s\S]{0,64}\(c\) (?:\d{4} )?Microsoft Corp/, evidence: 'cmd.exe banner sent to the socket' },
   { direction: 'up', pattern: /^Windows PowerShell running as user /, evidence: 'PowerShell reverse-shell banner (Nishang)' },
   { direction: 'up', pattern: /^Welcome to Node\.js v\d+/, evidence: 'Node.js REPL banner sent to the socket' },

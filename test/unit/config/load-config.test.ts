@@ -43,6 +43,7 @@ describe('parseConfigText', () => {
       listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 } },
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
+      inspect: true,
       events: { file: '/etc/chokepoint/logs/events.jsonl' },
       hosts: new Map([
         ['example.test', ['127.0.0.1']],

@@ -7,7 +7,7 @@ import { rule } from './policy-fixtures.js';
 
 function entry(r: Rule): CidrRule {
   const [network, prefix] = ipaddr.parseCIDR(r.cidr ?? '');
-  return { rule: r, network: addressBits(network), prefix };
+  return { rule: r, slot: r.list, network: addressBits(network), prefix };
 }
 
 const bits = (text: string) => addressBits(ipaddr.parse(text));

@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { HostKeys, hostKeys } from '../../../src/policy/host-keys.js';
 import { HostMatcher, hostPatternProblem } from '../../../src/policy/host-matcher.js';
-import type { Rule, RuleList } from '../../../src/policy/types.js';
+import type { Slot } from '../../../src/policy/rule-buckets.js';
+import type { Rule } from '../../../src/policy/types.js';
 import { rule } from './policy-fixtures.js';
 
-/** The rule of `list` the matcher finds for `host`. */
-function match(matcher: HostMatcher, host: string, port: number, list: RuleList = 'allow'): Rule | undefined {
+/** A matcher over agent rules, each in the slot of its list. */
+function matcherOf(...rules: Rule[]): HostMatcher {
+  return new HostMatcher(rules.map((r) => ({ rule: r, slot: r.list })));
+}
+
+/** The rule of `slot` the matcher finds for `host`. */
+function match(matcher: HostMatcher, host: string, port: number, slot: Slot = 'allow'): Rule | undefined {
   const keys = hostKeys(host);
   if (keys === undefined) throw new Error(`${host} is not a host name`);
-  return matcher.match(keys, port)[list];
+  return matcher.match(keys, port)[slot]?.rule;
 }
 
 describe('HostMatcher', () => {
@@ -16,7 +22,7 @@ describe('HostMatcher', () => {
   const subdomains = rule('allow', '*.github.com', '443');
   const deeper = rule('allow', '*.api.github.com', '443');
   const anyName = rule('allow', '*', '80');
-  const matcher = new HostMatcher([anyName, subdomains, exact, deeper]);
+  const matcher = matcherOf(anyName, subdomains, exact, deeper);
 
   it('matches an exact name', () => {
     expect(match(matcher, 'github.com', 443)).toBe(exact);
@@ -25,7 +31,7 @@ describe('HostMatcher', () => {
   it('matches "*.github.com" for subdomains at any depth but not for the apex', () => {
     expect(match(matcher, 'raw.github.com', 443)).toBe(subdomains);
     expect(match(matcher, 'a.b.c.github.com', 443)).toBe(subdomains);
-    expect(match(new HostMatcher([subdomains]), 'github.com', 443)).toBeUndefined();
+    expect(match(matcherOf(subdomains), 'github.com', 443)).toBeUndefined();
   });
 
   it('does not match a name that merely ends with the same characters', () => {
@@ -52,17 +58,21 @@ describe('HostMatcher', () => {
     const first = rule('deny', 'example.com', '*');
     const second = rule('deny', 'example.com', '*');
     const onlyHttps = rule('deny', 'example.com', '443');
-    const m = new HostMatcher([onlyHttps, first, second]);
+    const m = matcherOf(onlyHttps, first, second);
     expect(match(m, 'example.com', 443, 'deny')).toBe(onlyHttps);
     expect(match(m, 'example.com', 22, 'deny')).toBe(first);
   });
 
-  it('answers for every list in one lookup, each with its own most specific rule', () => {
+  it('answers for every slot in one lookup, each with its own most specific rule', () => {
+    const globalDeny = rule('deny', 'api.example.com', '*');
     const denyAll = rule('deny', '*.example.com', '*');
     const allowApi = rule('allow', 'api.example.com', '443');
     const alertAny = rule('alert', '*', '443');
-    const found = new HostMatcher([alertAny, allowApi, denyAll]).match(new HostKeys('api.example.com'), 443);
-    expect([found.deny, found.alert, found.allow]).toEqual([denyAll, alertAny, allowApi]);
+    const entries = [alertAny, allowApi, denyAll].map((r) => ({ rule: r, slot: r.list }));
+    const matcher = new HostMatcher([{ rule: globalDeny, slot: 'global' }, ...entries]);
+    const found = matcher.match(new HostKeys('api.example.com'), 443);
+    const rules = [found.global, found.deny, found.alert, found.allow].map((entry) => entry?.rule);
+    expect(rules).toEqual([globalDeny, denyAll, alertAny, allowApi]);
   });
 });
 

@@ -6,12 +6,7 @@ import { PrefixTables } from '../../../src/policy/prefix-tables.js';
 const bits = (text: string) => addressBits(ipaddr.parse(text));
 /** The first value of the longest-prefix bucket holding `address`. */
 function longest(tables: PrefixTables<string>, address: AddressBits): string | undefined {
-  let found: string | undefined;
-  tables.visit(address, (bucket) => {
-    found = bucket[0];
-    return true;
-  });
-  return found;
+  return tables.visit(address, undefined, () => true)?.[0];
 }
 
 /** Tables holding one network, `text/prefix`, whose value is its own text. */
@@ -51,18 +46,20 @@ describe('PrefixTables', () => {
       { network: bits('10.1.2.0'), prefix: 24, value: 'twenty-four' },
       { network: bits('10.9.0.0'), prefix: 16, value: 'elsewhere' },
     ]);
-    const seen: string[] = [];
-    tables.visit(bits('10.1.2.3'), (bucket) => {
+    const record = (bucket: readonly string[], seen: string[]) => {
       seen.push(...bucket);
       return false;
-    });
+    };
+    const seen: string[] = [];
+    expect(tables.visit(bits('10.1.2.3'), seen, record)).toBeUndefined();
     expect(seen).toEqual(['twenty-four', 'sixteen', 'eight']);
     const untilSixteen: string[] = [];
-    tables.visit(bits('10.1.2.3'), (bucket) => {
-      untilSixteen.push(...bucket);
+    const stopped = tables.visit(bits('10.1.2.3'), untilSixteen, (bucket, seenSoFar) => {
+      seenSoFar.push(...bucket);
       return bucket.includes('sixteen');
     });
     expect(untilSixteen).toEqual(['twenty-four', 'sixteen']);
+    expect(stopped).toEqual(['sixteen']);
   });
 
   it('keeps the families apart', () => {
