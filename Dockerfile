@@ -18,6 +18,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY rules ./rules
+RUN mkdir -p /var/lib/chokepoint && chown node:node /var/lib/chokepoint
 # The image's own user "node" (uid 1000): the proxy needs no privilege to listen on ports above 1024.
 USER node
 EXPOSE 3128 1080
