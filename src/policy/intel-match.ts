@@ -7,6 +7,6 @@ export function intelForHost(intel: IntelLists, host: string): { name: string; k
     if (hit) return { name, ...hit };
     const dot = name.indexOf('.');
     if (dot < 0) return undefined;
-    name = name.slice(dot);
+    name = name.slice(dot + 1);
   }
 }

@@ -79,13 +79,15 @@ export class QuarantineStore {
   private persist(): Promise<void> {
     const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
     // Writes are serialised so that an older snapshot can never be renamed over a newer one.
-    this.writing = this.writing.then(async () => {
+    const write = this.writing.then(async () => {
       await mkdir(path.dirname(this.file), { recursive: true });
       const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
     });
-    return this.writing;
+    // The caller learns of its own failure; the next write still runs (a full disk that recovers).
+    this.writing = write.catch(() => undefined);
+    return write;
   }
 }
 

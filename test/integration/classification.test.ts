@@ -23,22 +23,23 @@ import { echoUpstream, httpsUpstream, httpUpstream, type Upstream } from '../hel
 async function bannerServer(): Promise<{ port: number; connections: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    state.connections += 1;
+    banner.connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.write('220 hello\r\n');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const state = {
-    port: (server.address() as AddressInfo).port,
+  const banner = {
+    port: 0,
     connections: 0,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  return state;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  banner.port = (server.address() as AddressInfo).port;
+  return banner;
 }
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -57,13 +58,23 @@ async function webSocketServer(): Promise<WebSocketServer> {
   const sockets = new Set<net.Socket>();
   let markClosed: () => void = () => undefined;
   const server = http.createServer((_req, res) => res.end('not a websocket request\n'));
+  const endpoint: WebSocketServer = {
+    port: 0,
+    frameBytes: 0,
+    upgradedClosed: new Promise<void>((resolve) => (markClosed = resolve)),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
   server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     sockets.add(socket);
     const key = String(request.headers['sec-websocket-key'] ?? '');
     const accept = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    state.frameBytes += head.length;
-    socket.on('data', (chunk: Buffer) => (state.frameBytes += chunk.length));
+    endpoint.frameBytes += head.length;
+    socket.on('data', (chunk: Buffer) => (endpoint.frameBytes += chunk.length));
     // Upgraded sockets of an http.Server allow half-open connections: answer the peer's FIN.
     socket.on('end', () => socket.end());
     socket.on('error', () => socket.destroy());
@@ -73,17 +84,8 @@ async function webSocketServer(): Promise<WebSocketServer> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const state: WebSocketServer = {
-    port: (server.address() as AddressInfo).port,
-    frameBytes: 0,
-    upgradedClosed: new Promise<void>((resolve) => (markClosed = resolve)),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  return state;
+  endpoint.port = (server.address() as AddressInfo).port;
+  return endpoint;
 }
 
 /** A client WebSocket text frame (FIN, opcode 1), masked as RFC 6455 §5.3 requires of clients. */

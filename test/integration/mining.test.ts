@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { admittedFlowOf, eventually, nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
-import { connectTo, connectTunnel, echoRoundTrip, readToEnd, whenClosed } from '../helpers/raw-clients.js';
+import { connectTo, connectTunnel, echoRoundTrip, readToEnd } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
 import { echoUpstream, httpUpstream, type Upstream } from '../helpers/upstreams.js';
 
@@ -46,9 +46,8 @@ async function fakePool(): Promise<Pool> {
       if (chunk.includes(0x0a)) socket.write(POOL_ANSWER);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const pool: Pool = {
-    port: (server.address() as AddressInfo).port,
+    port: 0,
     connections: 0,
     bytes: 0,
     close: async () => {
@@ -56,6 +55,8 @@ async function fakePool(): Promise<Pool> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  pool.port = (server.address() as AddressInfo).port;
   return pool;
 }
 
@@ -183,10 +184,11 @@ describe('mining through tunnels', () => {
       const miner = await connectTunnel(httpPort(), `pool.test:${pool.port}`, { localAddress: '127.0.0.2' });
       expect(miner.status).toBe(200);
       const minerFlowId = admittedFlowOf(proxy.log, miner.socket.localPort).chokepoint.flow_id;
+      const openEnded = readToEnd(open.socket);
       const answer = readToEnd(miner.socket);
       miner.socket.write(XMRIG_LOGIN);
       expect((await answer).length).toBe(0);
-      await whenClosed(open.socket);
+      expect((await openEnded).length).toBe(0);
 
       expect(pool.connections).toBe(poolBefore.connections);
       expect(pool.bytes).toBe(poolBefore.bytes);
@@ -235,7 +237,7 @@ describe('mining through tunnels', () => {
       expect(tunnel.status).toBe(200);
       expect((await echoRoundTrip(tunnel.socket, 'back again\n')).toString()).toBe('back again\n');
       tunnel.socket.end();
-      await whenClosed(tunnel.socket);
+      await readToEnd(tunnel.socket);
       const state = JSON.parse(readFileSync(path.join(stateDir, 'quarantine.json'), 'utf8')) as { quarantined: unknown[] };
       expect(state.quarantined).toEqual([]);
     });
@@ -321,12 +323,12 @@ describe('mining through tunnels', () => {
     expect(detection.chokepoint).toMatchObject({ agent_mode: 'audit', enforced: false });
     expect(detection.chokepoint.detection?.action).toBe('quarantine');
     miner.socket.end();
-    await whenClosed(miner.socket);
+    await readToEnd(miner.socket);
     expect(proxy.log.named('agent.quarantined').some((e) => e.chokepoint.agent === 'auditor')).toBe(false);
     const next = await connectTunnel(httpPort(), `echo.test:${echo.port}`, { localAddress: '127.0.0.6' });
     expect(next.status).toBe(200);
     next.socket.end();
-    await whenClosed(next.socket);
+    await readToEnd(next.socket);
   });
 });
 
@@ -363,12 +365,12 @@ describe('mining with detections: { stratum: alert }', () => {
     expect(detection.chokepoint.detection?.action).toBe('alert');
     expect(detection.chokepoint.enforced).toBe(false);
     miner.socket.end();
-    await whenClosed(miner.socket);
+    await readToEnd(miner.socket);
     expect(proxy.log.named('agent.quarantined')).toEqual([]);
     expect(proxy.log.named('flow.denied')).toEqual([]);
     const next = await connectTunnel(port, `echo.test:${echo.port}`);
     expect(next.status).toBe(200);
     next.socket.end();
-    await whenClosed(next.socket);
+    await readToEnd(next.socket);
   });
 });

@@ -8,7 +8,7 @@
  * Needs root (sshd's privilege separation) and OpenSSH installed; skipped with the reason otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,7 +93,7 @@ async function startSshServer(lab: SshLab, authorizedKeys: string): Promise<SshS
   const children = new Set<ReturnType<typeof spawn>>();
   const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no'];
   const server = net.createServer((socket) => {
-    state.connections += 1;
+    sshServer.connections += 1;
     const sshd = spawn(SSHD, ['-i', '-e', '-f', lab.sshdConfig, ...sshdOptions], { stdio: ['pipe', 'pipe', 'ignore'] });
     children.add(sshd);
     sshd.once('exit', () => {
@@ -105,20 +105,21 @@ async function startSshServer(lab: SshLab, authorizedKeys: string): Promise<SshS
     socket.on('error', () => sshd.kill());
     sshd.stdin.on('error', () => socket.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const state: SshServer = {
-    port: (server.address() as AddressInfo).port,
+  const sshServer: SshServer = {
+    port: 0,
     connections: 0,
     close: async () => {
       for (const child of children) child.kill();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-  return state;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  sshServer.port = (server.address() as AddressInfo).port;
+  return sshServer;
 }
 
-const lab = prepareSshLab();
-const unavailable = 'unavailable' in lab ? lab.unavailable : process.getuid?.() !== 0 ? 'sshd -i needs root' : undefined;
+const lab = process.getuid?.() === 0 ? prepareSshLab() : { unavailable: 'sshd needs root (privilege separation)' };
+const unavailable = 'unavailable' in lab ? lab.unavailable : undefined;
 if (unavailable) console.warn(`skipping real OpenSSH through the proxy: ${unavailable}`);
 
 describe.skipIf(unavailable !== undefined)('real OpenSSH through the proxy', () => {
@@ -136,7 +137,7 @@ describe.skipIf(unavailable !== undefined)('real OpenSSH through the proxy', () 
     const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
     if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
     const authorizedKeys = path.join(dir, 'authorized_keys');
-    writeFileSync(authorizedKeys, spawnSync('cat', [`${clientKey}.pub`]).stdout);
+    copyFileSync(`${clientKey}.pub`, authorizedKeys);
     scriptPath = path.join(dir, 'proxy-command.cjs');
     writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
     sshd = await startSshServer(lab, authorizedKeys);

@@ -216,17 +216,18 @@ describe('judgeProtocol: HTTP Host', () => {
   });
 
   it.each([
-    ['another name', 'internal.corp.example'],
-    ['another name with a port', 'internal.corp.example:8080'],
-    ['a bracketed IPv6 address with a port', '[2001:db8::1]:8080'],
-    ['a bracketed IPv6 address', '[::1]'],
-    ['an IPv4 address', '127.0.0.1:8080'],
-    ['two ports', 'example.com:80:80'],
-    ['an empty Host', ''],
-  ])('flags %s as host_mismatch', (_name, hostHeader) => {
+    ['another name', 'internal.corp.example', 'internal.corp.example'],
+    ['another name with a port', 'internal.corp.example:8080', 'internal.corp.example'],
+    ['a bracketed IPv6 address with a port', '[2001:db8::1]:8080', '2001:db8::1'],
+    ['a bracketed IPv6 address', '[::1]', '::1'],
+    ['an IPv4 address', '127.0.0.1:8080', '127.0.0.1'],
+    ['two ports', 'example.com:80:80', 'example.com:80:80'],
+    ['an empty Host', '', ''],
+  ])('flags %s as host_mismatch', (_name, hostHeader, named) => {
     const findings = httpTo('example.com', hostHeader);
     expect(findings).toEqual([expect.objectContaining({ kind: 'host_mismatch', action: 'deny', confidence: 'high' })]);
     expect(findings[0]?.evidence).toBe(`tunnel to example.com but HTTP Host is ${hostHeader}`);
+    expect(findings[0]?.reason).toBe(`the HTTP Host ${named} differs from the requested host example.com`);
   });
 
   it('checks WebSocket flows too', () => {
