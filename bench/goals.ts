@@ -11,6 +11,9 @@ import { ratio } from './stats.js';
 export const SUBJECT = 'chokepoint';
 export const PEER = 'squid';
 export const BASELINE = 'direct';
+/** Chokepoint with tunnel classification off: the reference for the cost of inspection. */
+export const UNINSPECTED = 'chokepoint-raw';
+const MIN_THROUGHPUT_VS_UNINSPECTED = 0.95;
 
 const MIN_THROUGHPUT_VS_DIRECT = 0.7;
 const MAX_DECISION_NS = 5_000;
@@ -41,6 +44,15 @@ function throughputGoal(results: ResultSet): GoalCheck {
   };
 }
 
+function inspectionGoal(results: ResultSet): GoalCheck {
+  const share = ratio(results.median('tunnelThroughput', SUBJECT), results.median('tunnelThroughput', UNINSPECTED));
+  return {
+    goal: `Tunnel throughput with classification ≥ ${MIN_THROUGHPUT_VS_UNINSPECTED} × without`,
+    measured: `${formatRatio(share)} without`,
+    verdict: verdict(share === null ? null : share >= MIN_THROUGHPUT_VS_UNINSPECTED),
+  };
+}
+
 function peerGoals(results: ResultSet): GoalCheck[] {
   return METRIC_ORDER.map((id) => {
     const metric = METRICS[id];
@@ -67,5 +79,5 @@ function policyGoal(policy: PolicyDecisionOutcome): GoalCheck {
 }
 
 export function checkGoals(results: ResultSet, policy: PolicyDecisionOutcome): GoalCheck[] {
-  return [throughputGoal(results), ...peerGoals(results), policyGoal(policy)];
+  return [throughputGoal(results), inspectionGoal(results), ...peerGoals(results), policyGoal(policy)];
 }

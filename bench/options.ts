@@ -39,7 +39,7 @@ const QUICK: Omit<BenchSettings, 'targets' | 'outFile'> = {
   idle: { count: 1000, rounds: 1 },
 };
 
-export const KNOWN_TARGETS = ['direct', 'squid', 'chokepoint'];
+export const KNOWN_TARGETS = ['direct', 'squid', 'chokepoint', 'chokepoint-raw'];
 
 export const USAGE = `Usage: npm run bench -- [options]
   --rounds N          rounds per measurement (median reported; default 5, quick 3)

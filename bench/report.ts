@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { BASELINE, PEER, SUBJECT, checkGoals, type Verdict } from './goals.js';
 import type { MachineInfo } from './machine.js';
 import type { MemorySample } from './measure/idle-tunnel-memory.js';
+import type { ClassifyCost } from './classify-cost.js';
 import type { PolicyDecisionOutcome } from './measure/policy-decision.js';
 import type { BenchSettings } from './options.js';
 import { METRIC_ORDER, METRICS, type ResultSet } from './results.js';
@@ -20,6 +21,8 @@ export interface ReportInput {
   results: ResultSet;
   memory: Array<{ target: string; sample: MemorySample }>;
   policy: PolicyDecisionOutcome;
+  /** CPU per flow to classify the first flight of each protocol (bench/classify-cost.ts). */
+  classifyCost: ClassifyCost[];
   /** Things the reader must know, e.g. a target that could not start. */
   notes: string[];
 }
@@ -129,6 +132,19 @@ function policySection(policy: PolicyDecisionOutcome): string[] {
   return [...lines, `${figure}. What main() returned:`, '', '```json', raw, '```'];
 }
 
+function classifySection(costs: ClassifyCost[]): string[] {
+  if (costs.length === 0) return [];
+  const rows = costs.map((cost) => [cost.name, cost.protocol, cost.microsPerFlow.toFixed(1)]);
+  return [
+    '## Classification cost per flow',
+    '',
+    'CPU time of the FlowClassifier (every classifier side by side) on the first flight of a flow, median of three',
+    'runs of 5,000 flows, measured in the bench process (bench/classify-cost.ts).',
+    '',
+    ...table(['First flight', 'Named', 'µs CPU per flow'], rows),
+  ];
+}
+
 function memorySection(input: ReportInput): string[] {
   if (input.memory.length === 0) return [];
   const rows = input.memory.map(({ target, sample }) => [
@@ -166,6 +182,7 @@ export function renderReport(input: ReportInput): string {
     resultsSection(input),
     goalsSection(input),
     policySection(input.policy),
+    classifySection(input.classifyCost),
     problemsSection(input),
     methodSection(input),
     memorySection(input),

@@ -13,6 +13,7 @@ import { cleanUpOnSignals, runCleanups } from './lifecycle.js';
 import { describeMachine } from './machine.js';
 import { chooseHttpLoadTool } from './measure/choose-http-tool.js';
 import { measureIdleTunnelMemory, type MemorySample } from './measure/idle-tunnel-memory.js';
+import { main as measureClassifyCost } from './classify-cost.js';
 import { measurePolicyDecision } from './measure/policy-decision.js';
 import { parseOptions, USAGE, type BenchSettings } from './options.js';
 import { childFdLimit } from './proc/spawn.js';
@@ -138,6 +139,8 @@ async function runBench(settings: BenchSettings): Promise<ReportInput> {
   log('policy decision benchmark...');
   const policy = await measurePolicyDecision();
   log(`policy decision: ${policy.status}`);
+  log('classification cost per flow...');
+  const classifyCost = measureClassifyCost();
   return {
     date: new Date(began),
     durationS: (Date.now() - began) / 1000,
@@ -149,6 +152,7 @@ async function runBench(settings: BenchSettings): Promise<ReportInput> {
     results,
     memory,
     policy,
+    classifyCost,
     notes,
   };
 }

@@ -22,6 +22,7 @@ export interface ChokepointLayout {
 export async function writeChokepointConfig(
   workDir: string,
   ports: { http: number; socks: number },
+  inspect = true,
 ): Promise<ChokepointLayout> {
   const rulesDir = join(workDir, 'rules');
   const eventsFile = join(workDir, 'events.jsonl');
@@ -47,6 +48,8 @@ export async function writeChokepointConfig(
       rules: rulesDir,
       events: { file: eventsFile },
       limits: { max_flows_total: MAX_FLOWS, max_flows_per_agent: MAX_FLOWS },
+      state_dir: join(workDir, 'state'),
+      inspect,
     }),
   );
   return { configFile, eventsFile };

@@ -9,13 +9,22 @@ import type { StartedProxy } from './types.js';
 /** From dist/bench/targets/ to dist/src/cli.js. */
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
-export async function startChokepoint(): Promise<StartedProxy> {
+export function startChokepoint(): Promise<StartedProxy> {
+  return start('chokepoint', true);
+}
+
+/** The same build with tunnel classification off (`inspect: false`): the cost of inspection. */
+export function startChokepointUninspected(): Promise<StartedProxy> {
+  return start('chokepoint-raw', false);
+}
+
+async function start(name: string, inspect: boolean): Promise<StartedProxy> {
   await access(CLI).catch(() => {
     throw new Error(`${CLI} not found: build Chokepoint first (npm run build)`);
   });
-  return launchProxyProcess('chokepoint', async (workDir) => {
+  return launchProxyProcess(name, async (workDir) => {
     const ports = { http: await freePort(), socks: await freePort() };
-    const { configFile } = await writeChokepointConfig(workDir, ports);
+    const { configFile } = await writeChokepointConfig(workDir, ports, inspect);
     return { command: process.execPath, args: [CLI, 'run', '--config', configFile], httpPort: ports.http };
   });
 }

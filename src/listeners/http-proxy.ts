@@ -37,6 +37,8 @@ export function createHttpProxyServer(pipeline: Pipeline, options: HttpListenerO
     keepAlive: true,
   });
   const forwarder = createForwarder();
+  // Idle pooled upstream connections would otherwise keep the process alive after a stop.
+  server.on('close', () => forwarder.agent.destroy());
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void handleRequest(pipeline, forwarder, options, req, res).catch((error: unknown) => internalError(res, error));
@@ -81,16 +83,19 @@ interface Exchange {
 
 interface Forwarder {
   proxy: httpProxy;
+  /** Pooled keep-alive connections to upstreams; destroyed with the listener. */
+  agent: http.Agent;
   exchanges: WeakMap<IncomingMessage, Exchange>;
 }
 
 function createForwarder(): Forwarder {
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
   const proxy = httpProxy.createProxyServer({
     // Never tell the destination where the agent sits inside the sandbox.
     xfwd: false,
     // Keep the agent's Host header: we dial an IP, but the request is for the name.
     changeOrigin: false,
-    agent: new http.Agent({ keepAlive: true, maxFreeSockets: 256 }),
+    agent,
   });
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: IncomingMessage) => {
@@ -104,7 +109,7 @@ function createForwarder(): Forwarder {
     stripHopByHop(proxyRes.headers);
     exchanges.get(req)?.onResponse(proxyRes);
   });
-  return { proxy, exchanges };
+  return { proxy, exchanges, agent };
 }
 
 async function handleRequest(

@@ -8,7 +8,7 @@ describe('parseOptions', () => {
     if (parsed.kind !== 'run') return;
     expect(parsed.settings.quick).toBe(false);
     expect(parsed.settings.rounds).toBe(5);
-    expect(parsed.settings.targets).toEqual(['direct', 'squid', 'chokepoint']);
+    expect(parsed.settings.targets).toEqual(['direct', 'squid', 'chokepoint', 'chokepoint-raw']);
     expect(parsed.settings.idle.count).toBe(5000);
     expect(parsed.settings.outFile).toBeNull();
   });

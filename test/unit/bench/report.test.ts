@@ -25,6 +25,7 @@ function input(results: ResultSet, overrides: Partial<ReportInput> = {}): Report
     results,
     memory: [],
     policy: { status: 'missing' },
+    classifyCost: [],
     notes: [],
     ...overrides,
   };
