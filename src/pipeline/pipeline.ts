@@ -19,8 +19,9 @@ import { runTunnel } from './tunnel.js';
 
 /**
  * The one pipeline every entry mode goes through. A listener turns its handshake into a FlowRequest,
- * calls `admit`, and speaks the outcome back in its own protocol; for tunnels it then calls `connect`
- * and `relay`. Every step's decision is an event.
+ * calls `admit` (identity, quarantine, intel, target decision, DNS, SSRF vetting) and speaks the
+ * outcome back in its own protocol; a byte tunnel then goes to `tunnel` (peek, classify, judge, dial,
+ * relay), a plain-HTTP request to `inspectHttp` and the HTTP forwarder. Every decision is an event.
  */
 
 export interface FlowRequest {
@@ -44,7 +45,7 @@ export type Admission =
   | { kind: 'unresolvable'; flow: Flow; code: string; reason: string }
   | { kind: 'limited'; flow: Flow; reason: string; scope: 'total' | 'agent' };
 
-export interface PipelineTimeouts {
+export interface PipelineOptions {
   connectMs: number;
   idleMs: number;
   /** How long a tunnel waits for the agent's first bytes before dialling (server-speaks-first). */
@@ -64,7 +65,7 @@ export class Pipeline {
     private readonly resolver: Resolver,
     private readonly registry: FlowRegistry,
     private readonly events: EventBus,
-    private readonly timeouts: PipelineTimeouts,
+    private readonly options: PipelineOptions,
     readonly quarantine: QuarantineStore,
   ) {
     this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantine);
@@ -199,7 +200,7 @@ export class Pipeline {
 
   /** Dials the flow's vetted addresses. On failure the flow is closed (event) and released. */
   async connect(flow: Flow): Promise<DialResult> {
-    const result = await dialFirst(flow.addresses, flow.target.port, this.timeouts.connectMs);
+    const result = await dialFirst(flow.addresses, flow.target.port, this.options.connectMs);
     if (result.ok && flow.revoked !== undefined) {
       // Revoked while dialling: not a byte may reach the destination.
       result.socket.destroy();
@@ -217,8 +218,8 @@ export class Pipeline {
    * inspection (src/pipeline/tunnel.ts). `early` holds bytes the client sent with its request.
    */
   tunnel(flow: Flow, client: net.Socket, early: Buffer, acknowledge: () => void): Promise<void> {
-    if (!this.timeouts.inspect) return this.plainTunnel(flow, client, early, acknowledge);
-    return runTunnel(this, this.judge, { peekMs: this.timeouts.peekMs, peekBytes: PEEK_BYTES }, flow, client, early, acknowledge);
+    if (!this.options.inspect) return this.plainTunnel(flow, client, early, acknowledge);
+    return runTunnel(this, this.judge, { peekMs: this.options.peekMs, peekBytes: PEEK_BYTES }, flow, client, early, acknowledge);
   }
 
   /** A tunnel judged on its target only: dial, acknowledge, relay (no peek, no classification). */
@@ -237,7 +238,7 @@ export class Pipeline {
 
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
-    const handle = relay(client, upstream, this.timeouts.idleMs, inspector);
+    const handle = relay(client, upstream, this.options.idleMs, inspector);
     flow.terminate = handle.terminate;
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);

@@ -96,7 +96,8 @@ export async function runTunnel(
   for (const chunk of heldDown) if (!client.destroyed) client.write(chunk);
   function inspectAlong(chunk: Buffer, direction: Direction): boolean {
     const detections = classifier.push(chunk, direction, atMs());
-    const later = judge.judgeDetections(flow, classifier.classification, detections);
+    // Most chunks raise nothing: judge (and build the classification) only when something was found.
+    const later: Verdict = detections.length === 0 ? { block: false } : judge.judgeDetections(flow, classifier.classification, detections);
     if (!classifier.listening) {
       handle.untap();
       // What was learnt since the first judgement (an SSH server's banner and HASSH) goes into the close event.

@@ -18,7 +18,8 @@ export class CidrMatcher {
 
   /** `entries` in file order. */
   constructor(entries: readonly CidrRule[]) {
-    this.tables = new PrefixTables(entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry })));
+    const filed = entries.map((entry) => ({ network: entry.network, prefix: entry.prefix, value: entry }));
+    this.tables = new PrefixTables(filed);
   }
 
   /** The most specific rule of each slot whose network contains `address` and that covers `port`. */

@@ -13,7 +13,7 @@ import { CompiledAgent, type AgentRules } from './compiled-agent.js';
 import { describeAllowed } from './describe-allowed.js';
 import { HostMatcher, hostPatternProblem } from './host-matcher.js';
 import { mergePortRanges, portRangeProblems } from './ports.js';
-import { slotted, type SlottedRule } from './rule-buckets.js';
+import type { SlottedRule } from './rule-buckets.js';
 import type { Rule, RuleList, RuleSet } from './types.js';
 
 /** `RuleSet.unknownAgent` value that selects the built-in deny-all policy. */
@@ -116,8 +116,8 @@ function agentRules(globalDeny: readonly CompiledRule[], own: readonly CompiledR
   const hostRules: SlottedRule[] = [];
   const cidrRules: CidrRule[] = [];
   for (const { rule, network, slot } of inSlots) {
-    if (network === undefined) hostRules.push(slotted(rule, slot));
-    else cidrRules.push({ ...slotted(rule, slot), network: network.bits, prefix: network.prefix });
+    if (network === undefined) hostRules.push({ rule, slot });
+    else cidrRules.push({ rule, slot, network: network.bits, prefix: network.prefix });
   }
   const reachable = cidrRules.filter((entry) => entry.slot === 'alert' || entry.slot === 'allow');
   return {

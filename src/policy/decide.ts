@@ -19,7 +19,6 @@ import type { CidrRule } from './cidr-matcher.js';
 import type { CompiledAgent } from './compiled-agent.js';
 import {
   defaultDenial,
-  describeTarget,
   invalidAddressDenial,
   noAddressDenial,
   ruleDenial,
@@ -45,20 +44,18 @@ export type NameCheck = { kind: 'denied'; decision: Decision } | { kind: 'resolv
 const GLOBAL_SCOPE = 'every agent';
 
 export function decideName(agent: CompiledAgent, requestedHost: string, port: number): NameCheck {
-  const where = (): string => describeTarget({ host: requestedHost, addresses: [], port });
+  const target: DecisionTarget = { host: requestedHost, addresses: [], port };
   const byHost = hostMatches(agent, hostKeys(requestedHost), port);
-  if (byHost.global !== undefined) return denied(ruleDenial(byHost.global.rule, where(), GLOBAL_SCOPE));
+  if (byHost.global !== undefined) return denied(ruleDenial(byHost.global.rule, target, GLOBAL_SCOPE));
   if (agent.denyAll) return denied(unknownAgentDenial());
-  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny.rule, where(), agentScope(agent)));
+  if (byHost.deny !== undefined) return denied(ruleDenial(byHost.deny.rule, target, agentScope(agent)));
   const mayBeAllowed =
     byHost.alert !== undefined || byHost.allow !== undefined || portsCover(agent.rules.reachableCidrPorts, port);
-  return mayBeAllowed ? { kind: 'resolve' } : denied(defaultDenial(agent.name, agent.allowedHint, where()));
+  return mayBeAllowed ? { kind: 'resolve' } : denied(defaultDenial(agent.name, agent.allowedHint, target));
 }
 
 export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decision {
   const { port } = target;
-  // Only denials name the target: build the text when one is made, not on every decision.
-  const where = (): string => describeTarget(target);
   const host = hostKeys(target.host);
   const addresses = parseFlowAddresses(target.addresses);
   if ('invalid' in addresses) return invalidAddressDenial(addresses.invalid);
@@ -66,11 +63,11 @@ export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decisi
   const byAddress = matchAddresses(agent.rules.cidrs, addresses, port);
 
   const globalRule = byHost.global?.rule ?? ruleForAnyAddress(byAddress, 'global');
-  if (globalRule !== undefined) return ruleDenial(globalRule, where(), GLOBAL_SCOPE);
+  if (globalRule !== undefined) return ruleDenial(globalRule, target, GLOBAL_SCOPE);
   if (agent.denyAll) return unknownAgentDenial();
   const denyRule = byHost.deny?.rule ?? ruleForAnyAddress(byAddress, 'deny');
-  if (denyRule !== undefined) return ruleDenial(denyRule, where(), agentScope(agent));
-  if (addresses.length === 0) return noAddressDenial(where());
+  if (denyRule !== undefined) return ruleDenial(denyRule, target, agentScope(agent));
+  if (addresses.length === 0) return noAddressDenial(target);
 
   const refusal = vetSpecialAddresses(agent, host, byAddress);
   if (refusal !== undefined) return refusal;
@@ -79,7 +76,7 @@ export function decideFlow(agent: CompiledAgent, target: DecisionTarget): Decisi
   if (alertRule !== undefined) return ruleDecision('alert', alertRule);
   const allowRule = byHost.allow?.rule ?? ruleForAllAddresses(byAddress, 'allow');
   if (allowRule !== undefined) return ruleDecision('allow', allowRule);
-  return defaultDenial(agent.name, agent.allowedHint, where());
+  return defaultDenial(agent.name, agent.allowedHint, target);
 }
 
 function hostMatches(agent: CompiledAgent, host: HostKeys | undefined, port: number): Matches<SlottedRule> {

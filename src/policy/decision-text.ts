@@ -28,15 +28,16 @@ export function ssrfRuleId(rangeName: string): string {
 }
 
 /** "github.com:443", "10.0.0.1:22", "[2001:db8::1]:443": the destination as the agent asked for it. */
-export function describeTarget(target: DecisionTarget): string {
+function describeTarget(target: DecisionTarget): string {
   const where = target.host ?? target.addresses[0];
   if (where === undefined) return `port ${target.port}`;
   return where.includes(':') ? `[${where}]:${target.port}` : `${where}:${target.port}`;
 }
 
 /** `scope` is who the rule applies to: "every agent" for global denies, "agent coder-7" otherwise. */
-export function ruleDenial(rule: Rule, where: string, scope: string): Decision {
-  return { action: 'deny', rule: rule.id, reason: rule.reason ?? `${where} is denied for ${scope} by rule ${rule.id}` };
+export function ruleDenial(rule: Rule, target: DecisionTarget, scope: string): Decision {
+  const reason = rule.reason ?? `${describeTarget(target)} is denied for ${scope} by rule ${rule.id}`;
+  return { action: 'deny', rule: rule.id, reason };
 }
 
 export function unknownAgentDenial(): Decision {
@@ -47,11 +48,11 @@ export function unknownAgentDenial(): Decision {
   };
 }
 
-export function defaultDenial(agentName: string, allowedHint: string, where: string): Decision {
+export function defaultDenial(agentName: string, allowedHint: string, target: DecisionTarget): Decision {
   return {
     action: 'deny',
     rule: BUILT_IN_RULES.defaultDeny,
-    reason: `no rule allows ${where} for agent ${agentName}; allowed: ${allowedHint}`,
+    reason: `no rule allows ${describeTarget(target)} for agent ${agentName}; allowed: ${allowedHint}`,
   };
 }
 
@@ -73,8 +74,9 @@ export function ssrfDenial(
   };
 }
 
-export function noAddressDenial(where: string): Decision {
-  return { action: 'deny', rule: BUILT_IN_RULES.noAddress, reason: `${where} did not resolve to any address` };
+export function noAddressDenial(target: DecisionTarget): Decision {
+  const reason = `${describeTarget(target)} did not resolve to any address`;
+  return { action: 'deny', rule: BUILT_IN_RULES.noAddress, reason };
 }
 
 export function invalidAddressDenial(text: string): Decision {

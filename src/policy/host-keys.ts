@@ -1,7 +1,7 @@
 /**
- * The requested host, prepared once per decision for the host matchers: its name for the exact-name
+ * The requested host, prepared once per decision for the host matcher: its name for the exact-name
  * lookup, and its parent domains for the wildcard lookups ("*.github.com" is filed under
- * "github.com"). Parent domains are cut only when a matcher asks for one, and only once.
+ * "github.com"). A parent domain is cut only when the matcher asks for it.
  */
 import { parseIpLiteral } from '../net/address.js';
 
@@ -16,8 +16,6 @@ export function isHostName(host: string): boolean {
 export class HostKeys {
   /** Positions of the dots of `name`. */
   private readonly dots: number[] = [];
-  /** Parent domains already cut, by label count. */
-  private readonly parents: (string | undefined)[] = [];
 
   constructor(readonly name: string) {
     for (let dot = name.indexOf('.'); dot !== -1; dot = name.indexOf('.', dot + 1)) this.dots.push(dot);
@@ -30,7 +28,7 @@ export class HostKeys {
   parentWithLabels(labels: number): string | undefined {
     const dot = this.dots[this.dots.length - labels];
     if (labels < 1 || dot === undefined) return undefined;
-    return (this.parents[labels] ??= this.name.slice(dot + 1));
+    return this.name.slice(dot + 1);
   }
 }
 

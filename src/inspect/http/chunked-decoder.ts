@@ -9,7 +9,8 @@ export type ChunkedStep =
   | { kind: 'progress'; consumed: number; data: Buffer[] }
   /** The last chunk and trailer section ended after `consumed` bytes; the rest belongs to the next message. */
   | { kind: 'done'; consumed: number; data: Buffer[] }
-  | { kind: 'error'; reason: string };
+  /** The framing broke; `data` are the body pieces decoded before the fault (as byte-by-byte input would give). */
+  | { kind: 'error'; reason: string; data: Buffer[] };
 
 /** Chunk sizes beyond 2^48 bytes are not real bodies; the cap also keeps the arithmetic exact. */
 const MAX_SIZE_DIGITS = 12;
@@ -51,7 +52,7 @@ export class ChunkedDecoder {
       }
       const error = this.step(input[index] ?? 0);
       index++;
-      if (error !== undefined) return { kind: 'error', reason: error };
+      if (error !== undefined) return { kind: 'error', reason: error, data };
       if (this.finished()) return { kind: 'done', consumed: index, data };
     }
     return { kind: 'progress', consumed: index, data };

@@ -98,6 +98,7 @@ export class HttpMessageStream {
       case 'chunked': {
         const step = state.decoder.push(chunk.subarray(index));
         if (step.kind === 'error') {
+          for (const data of step.data) if (data.length > 0) events.push({ kind: 'body', data });
           this.fail(events, step.reason);
           return chunk.length;
         }

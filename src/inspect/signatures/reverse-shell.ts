@@ -16,6 +16,12 @@ interface Signature {
 
 const OUTBOUND_WINDOW = 4096;
 const INBOUND_WINDOW = 256;
+/**
+ * A shell's banner or `id` output comes in its first exchanges. Past this many bytes in either
+ * direction (a bulk upload whose peer stays silent, say) the watcher stops, so an opaque stream is not
+ * inspected for its whole life.
+ */
+const GIVE_UP_AFTER_BYTES = 64 * 1024;
 
 const SIGNATURES: Signature[] = [
   { direction: 'up', pattern: /(?:^|\n)(?:ba)?sh: [^\n]{0,40}no job control in this shell/, evidence: 'shell job-control warning sent to the socket (interactive shell without a TTY)' },
@@ -34,9 +40,11 @@ export class ReverseShellClassifier implements StreamClassifier {
   private readonly up = new PrefixBuffer(OUTBOUND_WINDOW);
   private readonly down = new PrefixBuffer(INBOUND_WINDOW);
   private state: ClassifierReport['state'] = 'undecided';
+  private seen = 0;
 
   push(chunk: Buffer, direction: Direction, atMs: number): ClassifierReport {
     if (this.state !== 'undecided') return { state: this.state, detections: [] };
+    this.seen += chunk.length;
     const buffer = direction === 'up' ? this.up : this.down;
     if (!buffer.append(chunk)) return this.giveUpWhenFull();
     const text = buffer.view().toString('latin1');
@@ -50,7 +58,7 @@ export class ReverseShellClassifier implements StreamClassifier {
   }
 
   private giveUpWhenFull(): ClassifierReport {
-    if (this.up.full && this.down.full) this.state = 'rejected';
+    if ((this.up.full && this.down.full) || this.seen > GIVE_UP_AFTER_BYTES) this.state = 'rejected';
     return { state: this.state, detections: [] };
   }
 }

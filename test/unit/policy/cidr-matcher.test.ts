@@ -2,13 +2,12 @@ import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { addressBits } from '../../../src/policy/address-bits.js';
 import { CidrMatcher, type CidrRule } from '../../../src/policy/cidr-matcher.js';
-import { slotted } from '../../../src/policy/rule-buckets.js';
 import type { Rule } from '../../../src/policy/types.js';
 import { rule } from './policy-fixtures.js';
 
 function entry(r: Rule): CidrRule {
   const [network, prefix] = ipaddr.parseCIDR(r.cidr ?? '');
-  return { ...slotted(r, r.list), network: addressBits(network), prefix };
+  return { rule: r, slot: r.list, network: addressBits(network), prefix };
 }
 
 const bits = (text: string) => addressBits(ipaddr.parse(text));

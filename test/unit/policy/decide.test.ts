@@ -303,6 +303,17 @@ describe('addresses the caller passes', () => {
     expect(decide(agent, 'evil.example', [], 443).rule).toBe('d');
   });
 
+  it('are judged the same however many other addresses went by (the parse cache empties when full)', () => {
+    const anyAddress = coder([rule('allow', '0.0.0.0/0', '443'), rule('deny', '8.8.8.8/32', '*', { id: 'd' })]);
+    expect(decide(anyAddress, undefined, ['8.8.8.8'], 443).rule).toBe('d');
+    for (let i = 0; i < 20_000; i++) {
+      const address = `11.${(i >> 8) & 255}.${i & 255}.1`;
+      expect(decide(anyAddress, undefined, [address], 443).action).toBe('allow');
+    }
+    expect(decide(anyAddress, undefined, ['8.8.8.8'], 443).rule).toBe('d');
+    expect(decide(anyAddress, undefined, ['10.0.0.1'], 443).rule).toBe('ssrf.private');
+  });
+
   it('refuse text that is not an IP address', () => {
     const decision = decide(agent, 'ok.example', ['8.8.8.8', 'not-an-ip'], 443);
     expect(decision).toMatchObject({ action: 'deny', rule: 'invalid-address' });

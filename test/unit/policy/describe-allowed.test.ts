@@ -11,7 +11,9 @@ describe('describeAllowed', () => {
       rule('allow', '2606:4700::/32', '80,443'),
       rule('allow', 'builds.example', '*'),
     ];
-    expect(describeAllowed(rules)).toBe('*.github.com:443, 10.20.0.0/16:5432, [2606:4700::/32]:80,443, builds.example:*');
+    expect(describeAllowed(rules)).toBe(
+      '*.github.com:443, 10.20.0.0/16:5432, [2606:4700::/32]:80,443, builds.example:*',
+    );
   });
 
   it('shows the first few and counts the rest', () => {

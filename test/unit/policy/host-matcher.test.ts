@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { HostKeys, hostKeys } from '../../../src/policy/host-keys.js';
 import { HostMatcher, hostPatternProblem } from '../../../src/policy/host-matcher.js';
-import { slotted, type Slot } from '../../../src/policy/rule-buckets.js';
+import type { Slot } from '../../../src/policy/rule-buckets.js';
 import type { Rule } from '../../../src/policy/types.js';
 import { rule } from './policy-fixtures.js';
 
 /** A matcher over agent rules, each in the slot of its list. */
 function matcherOf(...rules: Rule[]): HostMatcher {
-  return new HostMatcher(rules.map((r) => slotted(r, r.list)));
+  return new HostMatcher(rules.map((r) => ({ rule: r, slot: r.list })));
 }
 
 /** The rule of `slot` the matcher finds for `host`. */
@@ -68,8 +68,8 @@ describe('HostMatcher', () => {
     const denyAll = rule('deny', '*.example.com', '*');
     const allowApi = rule('allow', 'api.example.com', '443');
     const alertAny = rule('alert', '*', '443');
-    const entries = [alertAny, allowApi, denyAll].map((r) => slotted(r, r.list));
-    const matcher = new HostMatcher([slotted(globalDeny, 'global'), ...entries]);
+    const entries = [alertAny, allowApi, denyAll].map((r) => ({ rule: r, slot: r.list }));
+    const matcher = new HostMatcher([{ rule: globalDeny, slot: 'global' }, ...entries]);
     const found = matcher.match(new HostKeys('api.example.com'), 443);
     const rules = [found.global, found.deny, found.alert, found.allow].map((entry) => entry?.rule);
     expect(rules).toEqual([globalDeny, denyAll, alertAny, allowApi]);
