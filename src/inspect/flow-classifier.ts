@@ -114,6 +114,11 @@ export class FlowClassifier {
     if (this.named === undefined) this.name('unknown');
   }
 
+  /** True once the protocol is named (cheaper than building `classification`). */
+  get decided(): boolean {
+    return this.named !== undefined;
+  }
+
   /** True while some classifier can still learn from more bytes (the relay keeps its tap on). */
   get listening(): boolean {
     return this.entries.length > 0;

@@ -40,7 +40,7 @@ export async function runTunnel(
     heldUp.push(chunk);
     heldUpBytes += chunk.length;
     classifier.push(chunk, 'up', atMs());
-    return !classifier.classification.decided && heldUpBytes < options.peekBytes;
+    return !classifier.decided && heldUpBytes < options.peekBytes;
   };
 
   let upstream: net.Socket | undefined;
@@ -62,7 +62,7 @@ export async function runTunnel(
     return;
   }
 
-  if (!classifier.classification.decided && heldUpBytes === 0) {
+  if (!classifier.decided && heldUpBytes === 0) {
     // A silent client: the server may speak first (SSH with pre-banner text, SMTP, databases).
     const dial = await pipeline.connect(flow);
     if (!dial.ok) return void client.destroy();
@@ -70,7 +70,7 @@ export async function runTunnel(
     await readWhile(upstream, (chunk) => {
       heldDown.push(chunk);
       classifier.push(chunk, 'down', atMs());
-      return !classifier.classification.decided;
+      return !classifier.decided;
     }, options.peekMs);
   }
   classifier.giveUp();
