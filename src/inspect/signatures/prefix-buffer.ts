@@ -1,33 +1,33 @@
+import { BoundedBuffer } from '../bounded-buffer.js';
+
 /**
- * The first `cap` bytes of one direction, kept for signature matching at the start of a stream. Grows
- * by copying only until the cap; after that it ignores input, so its cost is bounded per flow.
+ * The first `cap` bytes of one direction, kept for signature matching at the start of a stream. It
+ * takes what still fits of each chunk and ignores the rest, so its cost is bounded per flow; storage
+ * grows with what arrives (an idle flow holds almost nothing).
  */
 export class PrefixBuffer {
-  private bytes: Buffer;
-  private length = 0;
+  private readonly buffer: BoundedBuffer;
 
   constructor(readonly cap: number) {
-    this.bytes = Buffer.alloc(cap);
+    this.buffer = new BoundedBuffer(cap);
   }
 
   /** Appends what fits; returns true when the buffer changed. */
   append(chunk: Buffer): boolean {
-    if (this.length >= this.cap || chunk.length === 0) return false;
-    const take = Math.min(chunk.length, this.cap - this.length);
-    chunk.copy(this.bytes, this.length, 0, take);
-    this.length += take;
-    return true;
+    const room = this.cap - this.buffer.length;
+    if (room <= 0 || chunk.length === 0) return false;
+    return this.buffer.append(chunk, 0, Math.min(room, chunk.length));
   }
 
   get full(): boolean {
-    return this.length >= this.cap;
+    return this.buffer.length >= this.cap;
   }
 
   get size(): number {
-    return this.length;
+    return this.buffer.length;
   }
 
   view(): Buffer {
-    return this.bytes.subarray(0, this.length);
+    return this.buffer.view();
   }
 }

@@ -75,7 +75,8 @@ const FIRST_FRAME_MAX = HEADER_LENGTH + 16 + MAX_PAYLOAD + 16;
 
 export class StratumV2Detector {
   private plaintext: 'open' | 'done' = 'open';
-  private readonly frame: Buffer = Buffer.alloc(HEADER_LENGTH + MAX_PAYLOAD);
+  /** Allocated when a plaintext frame starts arriving, so that flows which never send one hold nothing. */
+  private frameStorage: Buffer | undefined;
   private frameLength = 0;
   /** Index of the next handshake write to check (0: act 1 up, 1: act 2 down, 2: first frame up). */
   private handshakeStep: 0 | 1 | 2 | 'matched' | 'broken' = 0;
@@ -103,12 +104,14 @@ export class StratumV2Detector {
   }
 
   private pushPlaintext(chunk: Buffer): StratumV2Finding | undefined {
-    const taken = chunk.copy(this.frame, this.frameLength, 0, Math.min(chunk.length, this.frame.length - this.frameLength));
+    const frame = (this.frameStorage ??= Buffer.alloc(HEADER_LENGTH + MAX_PAYLOAD));
+    const taken = chunk.copy(frame, this.frameLength, 0, Math.min(chunk.length, frame.length - this.frameLength));
     this.frameLength += taken;
-    const parsed = parseSetupConnection(this.frame.subarray(0, this.frameLength));
+    const parsed = parseSetupConnection(frame.subarray(0, this.frameLength));
     if (parsed.state === 'need-more') return undefined;
     this.plaintext = 'done';
     this.frameLength = 0;
+    this.frameStorage = undefined;
     if (parsed.state === 'bad') return undefined;
     return { dialect: 'stratum-v2', confidence: 'high', reason: 'Stratum V2 SetupConnection', ...(parsed.agent !== '' ? { agent: parsed.agent } : {}) };
   }
