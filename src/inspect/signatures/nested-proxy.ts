@@ -73,8 +73,10 @@ function socks5Greeting(bytes: Buffer): Match {
   if (bytes.length < 2 + count) return 'more';
   const methods = [...bytes.subarray(2, 2 + count)];
   if (!methods.every((method) => method <= 0x09 || method >= 0x80)) return 'no';
-  // A greeting is exactly this long: extra bytes mean a client that does not wait for the method choice.
-  if (bytes.length !== 2 + count) return 'no';
+  // More bytes in the same read are either a client that does not wait for the method choice and sends
+  // its request at once (05 CMD 00 ATYP …: still SOCKS), or something else that merely starts with 05.
+  const rest = bytes.subarray(2 + count);
+  if (rest.length > 0 && !(rest[0] === 0x05 && (rest.length < 2 || (rest[1] ?? 0) <= 0x03))) return 'no';
   return { protocol: 'socks', evidence: `SOCKS5 greeting offering methods [${methods.join(', ')}] inside the tunnel` };
 }
 

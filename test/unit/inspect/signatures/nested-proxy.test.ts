@@ -87,11 +87,14 @@ describe('NestedProxyClassifier rejects', () => {
 });
 
 describe('NestedProxyClassifier limits', () => {
-  it('takes a greeting with more bytes in the same read for something else (a client that does not wait for the method choice)', () => {
-    // Chunking-dependent by nature: the same bytes one at a time end the greeting after 3 bytes.
+  it('recognises a greeting and its CONNECT request sent in one write, whatever the chunking', () => {
     const pipelined = bytes([0x05, 0x01, 0x00, 0x05, 0x01, 0x00, 0x01, 203, 0, 113, 7, 0x0d, 0x05]);
-    expect(classify(pipelined, 'whole').state).toBe('rejected');
+    expect(classify(pipelined, 'whole').state).toBe('identified');
     expect(classify(pipelined, 'bytes').state).toBe('identified');
+  });
+
+  it('rejects a greeting-shaped start followed by bytes that are not a SOCKS request', () => {
+    expect(classify(bytes([0x05, 0x01, 0x00, 0x17, 0x03, 0x03]), 'whole').state).toBe('rejected');
   });
 
   it('decides text starting "PROXY " by the family, without waiting for more bytes', () => {
