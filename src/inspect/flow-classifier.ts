@@ -61,7 +61,8 @@ export class FlowClassifier {
 
   constructor() {
     const stratumInWebSocket: WebSocketMessageHook = (payload, isText, direction, atMs) => {
-      if (!isText) return [];
+      // Miners may send their JSON in binary frames too: look at any message that starts like JSON.
+      if (!isText && !startsLikeJson(payload)) return [];
       const found = inspectMessage(payload.toString('utf8'), direction, atMs);
       return found ? [found] : [];
     };
@@ -182,4 +183,14 @@ export class FlowClassifier {
   private drop(entry: Entry): void {
     this.entries = this.entries.filter((candidate) => candidate !== entry);
   }
+}
+
+/** First non-whitespace byte is `{` or `[` (within the first few bytes). */
+function startsLikeJson(payload: Buffer): boolean {
+  for (let i = 0; i < Math.min(payload.length, 16); i++) {
+    const byte = payload[i];
+    if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
+    return byte === 0x7b || byte === 0x5b;
+  }
+  return false;
 }

@@ -165,6 +165,18 @@ const FLOWS: FlowCase[] = [
     protocol: 'websocket',
     detections: ['stratum'],
   },
+  {
+    name: 'WebSocket carrying mining.subscribe in a binary frame',
+    steps: [['up', WEBSOCKET_UPGRADE], ['down', WEBSOCKET_ACCEPTED], ['up', clientFrame({ opcode: 0x2, payload: NICEHASH_SUBSCRIBE })]],
+    protocol: 'websocket',
+    detections: ['stratum'],
+  },
+  {
+    name: 'WebSocket carrying a binary frame that is not JSON',
+    steps: [['up', WEBSOCKET_UPGRADE], ['down', WEBSOCKET_ACCEPTED], ['up', clientFrame({ opcode: 0x2, payload: Buffer.from([0x00, 0x7b, 0x22, 0x6d]) })]],
+    protocol: 'websocket',
+    detections: [],
+  },
   { name: 'getwork after ten harmless requests', steps: [...TEN_PAGE_LOADS, ['up', GETWORK_REQUEST]], protocol: 'http', detections: ['stratum'] },
   {
     name: 'an HTTP upload quoting `id` output',
