@@ -55,7 +55,7 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
   if (protocol === 'ssh' && (allowed === 'any-but-ssh' || !allowed.has('ssh'))) {
     findings.push(finding(context.ruleSet, 'ssh_not_allowed', 'high', `SSH (${classification.ssh?.clientBanner ?? 'client banner not seen'}) to ${where}`,
       `SSH to ${where} is not allowed for this agent; ask for a rule with protocols: [ssh]`));
-  } else if (allowed !== 'any-but-ssh' && !protocolAllowed(protocol, allowed)) {
+  } else if (allowed !== 'any-but-ssh' && !protocolAllowed(protocol, allowed, classification.http?.upgrade)) {
     findings.push(finding(context.ruleSet, 'protocol_not_allowed', 'high', `${protocol} spoken to ${where}, rule allows ${[...allowed].join(', ')}`,
       `${where} is allowed only for ${[...allowed].join(', ')}, but this connection speaks ${protocol}`));
   }
@@ -139,10 +139,12 @@ function reasonFor(kind: DetectionKind): string {
   }
 }
 
-function protocolAllowed(protocol: ProtocolName, allowed: ReadonlySet<ProtocolName>): boolean {
+function protocolAllowed(protocol: ProtocolName, allowed: ReadonlySet<ProtocolName>, upgrade: string | undefined): boolean {
   if (allowed.has(protocol)) return true;
-  // A WebSocket starts as an HTTP request; HTTP allowed means the upgrade is allowed too.
-  return protocol === 'websocket' && allowed.has('http');
+  // A WebSocket starts as an HTTP request: HTTP allowed means the upgrade is allowed too, and a
+  // websocket-only rule admits the HTTP request that asks for the upgrade (it is judged at that request).
+  if (protocol === 'websocket') return allowed.has('http');
+  return protocol === 'http' && upgrade === 'websocket' && allowed.has('websocket');
 }
 
 function sameHost(seen: string, requested: string): boolean {
