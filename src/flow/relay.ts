@@ -50,8 +50,13 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
   const onClose = (): void => {
     closedCount += 1;
     if (closedCount === 1) {
-      // One side is gone: let the other finish what it was sending, then close.
-      for (const socket of [client, upstream]) if (!socket.destroyed && !socket.writableEnded) socket.end();
+      // One side is gone: let the other finish what it was sending, then close. A side paused for
+      // backpressure would wait for a drain that never comes: let it read on to its FIN.
+      for (const socket of [client, upstream]) {
+        if (socket.destroyed) continue;
+        if (!socket.writableEnded) socket.end();
+        socket.resume();
+      }
       return;
     }
     finish({ bytesUp: upstream.bytesWritten, bytesDown: client.bytesWritten - clientWrittenBefore, reason });
@@ -72,7 +77,10 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
   };
   for (const [socket, name] of [[client, 'client'], [upstream, 'upstream']] as const) {
     socket.on('error', (error: NodeJS.ErrnoException) => stop(`${name} error: ${error.code ?? error.message}`));
-    socket.on('close', onClose);
+    // A socket that closed before the relay started will not emit 'close' again: count it now, or the
+    // flow would never finish (and would hold its registry slot for ever).
+    if (socket.closed) queueMicrotask(onClose);
+    else socket.on('close', onClose);
     // Any byte in either direction touches both sockets, so one idle socket means an idle flow.
     socket.setTimeout(idleMs, () => stop(`idle for ${idleMs} ms`));
   }

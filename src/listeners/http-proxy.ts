@@ -189,8 +189,18 @@ async function forward(
   req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
   // Most requests (GET, HEAD) carry no body: they skip the holding stream altogether.
   const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES) : undefined;
+  // While the body was held the flow may have been revoked (reload, quarantine) or the client may have
+  // gone: a body cut short is never forwarded, and nothing is forwarded for a flow that has ended.
+  if (body?.state === 'aborted' || closed || failure !== undefined || res.destroyed || flow.revoked !== undefined) {
+    if (!closed) {
+      failure ??= { code: 'ABORTED', message: flow.revoked ?? 'client went away while its request body was inspected' };
+      res.destroy();
+      finish();
+    }
+    return;
+  }
   for (const chunk of body?.chunks ?? []) if (refuse(inspection.requestBody(chunk))) return;
-  if (body?.ended && refuse(inspection.requestEnd())) return;
+  if (body?.state === 'complete' && refuse(inspection.requestEnd())) return;
 
   forwarder.exchanges.set(req, {
     upstreamIdleMs: options.upstreamIdleMs,
@@ -220,37 +230,46 @@ async function forward(
   );
 }
 
+interface HeldBody {
+  chunks: Buffer[];
+  /** `complete`: the whole body is held; `prefix`: the first `limit` bytes, the rest follows; `aborted`: the client went away mid-body. */
+  state: 'complete' | 'prefix' | 'aborted';
+  /** Replays the held bytes, then the rest of the body, for http-proxy to send upstream. */
+  stream: PassThrough;
+}
+
 /**
  * Reads up to `limit` bytes of the request body (or all of it, if shorter) and returns them with a
  * stream that replays them followed by the rest of the body, for http-proxy to send upstream.
  */
-async function holdBodyPrefix(req: IncomingMessage, limit: number): Promise<{ chunks: Buffer[]; ended: boolean; stream: PassThrough }> {
+async function holdBodyPrefix(req: IncomingMessage, limit: number): Promise<HeldBody> {
   const chunks: Buffer[] = [];
   let held = 0;
-  const ended = await new Promise<boolean>((resolve) => {
-    if (req.readableEnded) return resolve(true);
+  const state = await new Promise<HeldBody['state']>((resolve) => {
+    if (req.readableEnded) return resolve('complete');
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       held += chunk.length;
-      if (held >= limit) done(false);
+      if (held >= limit) done('prefix');
     };
-    const onEnd = (): void => done(true);
-    const done = (complete: boolean): void => {
+    const onEnd = (): void => done('complete');
+    const onClose = (): void => done(req.readableEnded ? 'complete' : 'aborted');
+    const done = (outcome: HeldBody['state']): void => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('close', onEnd);
+      req.off('close', onClose);
       req.pause();
-      resolve(complete);
+      resolve(outcome);
     };
     req.on('data', onData);
     req.once('end', onEnd);
-    req.once('close', onEnd);
+    req.once('close', onClose);
   });
   const stream = new PassThrough();
   for (const chunk of chunks) stream.write(chunk);
-  if (ended) stream.end();
-  else req.pipe(stream);
-  return { chunks, ended, stream };
+  if (state === 'prefix') req.pipe(stream);
+  else stream.end();
+  return { chunks, state, stream };
 }
 
 async function handleConnect(pipeline: Pipeline, req: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {

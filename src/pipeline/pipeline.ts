@@ -11,7 +11,7 @@ import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
 import { FlowJudge, type Verdict } from './flow-judge.js';
 import { HttpExchangeInspection } from './http-inspection.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
@@ -81,6 +81,14 @@ export class Pipeline {
     let closed = 0;
     for (const flow of [...this.registry.all()]) {
       const agent = next.agentNamed(flow.agent.name) ?? next.unknownAgent;
+      const stillOwner = this.stillIdentifies(next, flow, agent);
+      if (stillOwner !== true) {
+        closed += 1;
+        this.revoke(flow, `policy reload: ${stillOwner}`);
+        continue;
+      }
+      // Same agent, possibly with a new mode (audit → enforce applies to its live flows too).
+      flow.agent = agent;
       const decision = flow.target.host
         ? next.decideName(agent, flow.target.host, flow.target.port) ??
           next.decideAddresses(agent, { host: flow.target.host, addresses: flow.addresses, port: flow.target.port })
@@ -91,6 +99,21 @@ export class Pipeline {
       }
     }
     return { closed };
+  }
+
+  /**
+   * Whether the flow still belongs to its agent under the new rules: its credentials' user still
+   * belongs to that agent, or (without credentials) its source address still maps to it.
+   */
+  private stillIdentifies(next: PolicySnapshot, flow: Flow, agent: AgentPolicy): true | string {
+    if (agent.name !== flow.agent.name) return `agent ${flow.agent.name} no longer exists`;
+    if (flow.credentialUser !== undefined) {
+      return agent.credentials.some((credential) => credential.user === flow.credentialUser)
+        ? true
+        : `credentials of user ${flow.credentialUser} no longer identify agent ${agent.name}`;
+    }
+    const owner = next.identities.bySource(flow.client.address)?.name ?? next.unknownAgent.name;
+    return owner === agent.name ? true : `source ${flow.client.address} no longer belongs to agent ${agent.name}`;
   }
 
   /** Ends every live flow, e.g. on shutdown. */
@@ -143,13 +166,7 @@ export class Pipeline {
       ...(credentials ? { credentialUser: credentials.user } : {}),
     };
 
-    if (quarantined && agent.mode === 'enforce') {
-      return this.deny(flow, {
-        action: 'deny',
-        rule: 'quarantine',
-        reason: `agent ${agent.name} is quarantined since ${quarantined.since} (${quarantined.reason}); all egress is refused until an operator releases it`,
-      });
-    }
+    if (quarantined && agent.mode === 'enforce') return this.deny(flow, quarantineDenial(agent.name, quarantined));
     // A pool or tunnelling service is a detection whether or not a rule would allow it.
     const intel = this.judge.judgeTarget(flow);
     if (intel.block) return this.deny(flow, { action: 'deny', rule: intel.rule, reason: intel.reason });
@@ -168,6 +185,9 @@ export class Pipeline {
     // reload does for live flows. Nothing awaits between here and registration.
     const current = this.snapshot;
     if (current !== snapshot) flow.agent = current.agentNamed(agent.name) ?? current.unknownAgent;
+    // The agent may have been quarantined while its name was being resolved.
+    const quarantinedMeanwhile = this.quarantine.get(flow.agent.name);
+    if (quarantinedMeanwhile && flow.agent.mode === 'enforce') return this.deny(flow, quarantineDenial(flow.agent.name, quarantinedMeanwhile));
     const decision = current.decideAddresses(flow.agent, { ...('host' in target ? { host: target.host } : {}), addresses: flow.addresses, port: flow.target.port });
     flow.decision = decision;
     if (decision.action === 'deny' && !this.overriddenByAudit(flow.agent, decision)) return this.deny(flow, decision);
@@ -313,6 +333,14 @@ export class Pipeline {
       ...(flow.classification ? { classification: flow.classification } : {}),
     });
   }
+}
+
+function quarantineDenial(agent: string, entry: QuarantineEntry): Decision {
+  return {
+    action: 'deny',
+    rule: 'quarantine',
+    reason: `agent ${agent} is quarantined since ${entry.since} (${entry.reason}); all egress is refused until an operator releases it`,
+  };
 }
 
 export interface CloseDetails {

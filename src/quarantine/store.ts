@@ -25,6 +25,8 @@ export class QuarantineStateError extends Error {}
 export class QuarantineStore {
   private entries = new Map<string, QuarantineEntry>();
   private writing: Promise<void> = Promise.resolve();
+  /** Agents quarantined in memory whose quarantine has not reached the file yet. */
+  private readonly unsaved = new Set<string>();
 
   private constructor(readonly file: string) {}
 
@@ -34,19 +36,26 @@ export class QuarantineStore {
     return store;
   }
 
-  /** Re-reads the file (after `chokepoint quarantine release` edited it, on reload / SIGHUP). */
+  /**
+   * Re-reads the file (after `chokepoint quarantine release` edited it, on reload / SIGHUP). Waits for
+   * writes in progress, and keeps quarantines that are in force but not yet saved (a failed write):
+   * a reload may release only what the file says was released, never what it never heard of.
+   */
   async reload(): Promise<void> {
-    let text: string;
+    await this.writing;
+    let fromFile: Map<string, QuarantineEntry>;
     try {
-      text = await readFile(this.file, 'utf8');
+      fromFile = parseState(this.file, await readFile(this.file, 'utf8'));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        this.entries = new Map();
-        return;
-      }
-      throw new QuarantineStateError(`cannot read quarantine state ${this.file}: ${(error as Error).message}`);
+      if (error instanceof QuarantineStateError) throw error;
+      if (!isMissingFile(error)) throw new QuarantineStateError(`cannot read quarantine state ${this.file}: ${describe(error)}`);
+      fromFile = new Map();
     }
-    this.entries = parseState(this.file, text);
+    for (const agent of this.unsaved) {
+      const entry = this.entries.get(agent);
+      if (entry && !fromFile.has(agent)) fromFile.set(agent, entry);
+    }
+    this.entries = fromFile;
   }
 
   /** The agent's quarantine, unless it has expired. */
@@ -66,24 +75,28 @@ export class QuarantineStore {
    */
   add(entry: QuarantineEntry): Promise<void> {
     if (!this.get(entry.agent)) this.entries.set(entry.agent, entry);
+    this.unsaved.add(entry.agent);
     return this.persist();
   }
 
   /** Releases the agent; resolves to whether it was quarantined. */
   async release(agent: string): Promise<boolean> {
     const had = this.entries.delete(agent);
+    this.unsaved.delete(agent);
     await this.persist();
     return had;
   }
 
   private persist(): Promise<void> {
     const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
+    const saving = [...this.unsaved];
     // Writes are serialised so that an older snapshot can never be renamed over a newer one.
     const write = this.writing.then(async () => {
       await mkdir(path.dirname(this.file), { recursive: true });
       const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
+      for (const agent of saving) this.unsaved.delete(agent);
     });
     // The caller learns of its own failure; the next write still runs (a full disk that recovers).
     this.writing = write.catch(() => undefined);
@@ -96,7 +109,7 @@ function parseState(file: string, text: string): Map<string, QuarantineEntry> {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new QuarantineStateError(`quarantine state ${file} is not valid JSON: ${(error as Error).message}`);
+    throw new QuarantineStateError(`quarantine state ${file} is not valid JSON: ${describe(error)}`);
   }
   const list = typeof parsed === 'object' && parsed !== null && 'quarantined' in parsed ? parsed.quarantined : undefined;
   if (!Array.isArray(list)) throw new QuarantineStateError(`quarantine state ${file} has no "quarantined" list`);
@@ -113,4 +126,12 @@ function isEntry(value: unknown): value is QuarantineEntry {
   const record = value as Record<string, unknown>;
   return typeof record.agent === 'string' && typeof record.since === 'string' && typeof record.reason === 'string' &&
     (record.expiresAt === undefined || typeof record.expiresAt === 'string');
+}
+
+function isMissingFile(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'ENOENT';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

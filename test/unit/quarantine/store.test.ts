@@ -189,3 +189,19 @@ describe('QuarantineStore refuses a state it cannot trust (fail closed)', () => 
     expect(store.list()).toEqual([]);
   });
 });
+
+describe('QuarantineStore reload keeps what it could not save', () => {
+  it('does not release a quarantine whose write failed when the state is reloaded', async () => {
+    // A directory where the temporary file must go: reading works (no state yet), every write fails.
+    const file = path.join(dir, 'quarantine.json');
+    await mkdir(`${file}.${process.pid}.tmp`);
+    const store = await QuarantineStore.open(file);
+    await expect(store.add({ agent: 'miner', since: '2026-11-26T00:00:00.000Z', reason: 'stratum' })).rejects.toThrow();
+    expect(store.get('miner')).toBeDefined();
+    await store.reload();
+    expect(store.get('miner')).toBeDefined();
+    await expect(store.release('miner')).rejects.toThrow();
+    await store.reload();
+    expect(store.get('miner')).toBeUndefined();
+  });
+});
