@@ -94,6 +94,9 @@ async function run(args: string[]): Promise<number> {
   }
   const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
+  if (!configured.config.inspect) {
+    process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');
+  }
   return new Promise((resolve) => {
     const shutdown = (signal: string): void => {
       process.stderr.write(`chokepoint: ${signal}, stopping\n`);

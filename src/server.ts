@@ -132,6 +132,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
       rules: config.rulesDir,
+      // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
+      inspect: config.inspect,
       agents: initial.snapshot.ruleSet.agents.map((agent) => agent.name),
     },
   });

@@ -39,10 +39,6 @@ export class FlowRegistry {
     return this.flows.size;
   }
 
-  countFor(agent: string): number {
-    return this.perAgent.get(agent) ?? 0;
-  }
-
   all(): IterableIterator<Flow> {
     return this.flows.values();
   }

@@ -11,6 +11,9 @@ import type { Direction } from '../inspect/types.js';
  * the relay is a plain byte pump. Byte counts come from the sockets' own counters.
  */
 
+/** How long an agent may take to read a refusal before its socket is destroyed. */
+const FAREWELL_LINGER_MS = 3_000;
+
 export interface RelayResult {
   /** Bytes from the agent to the destination. */
   bytesUp: number;
@@ -25,8 +28,11 @@ export type RelayInspector = (chunk: Buffer, direction: Direction) => boolean;
 
 export interface RelayHandle {
   done: Promise<RelayResult>;
-  /** Ends the relay now, e.g. because a policy reload no longer allows the flow. */
-  terminate(reason: string): void;
+  /**
+   * Ends the relay now, e.g. because a policy reload no longer allows the flow. With `farewell`, those
+   * bytes (a refusal in the agent's protocol) are sent to the agent before its side closes.
+   */
+  terminate(reason: string, farewell?: Buffer): void;
   /** Stops inspecting; chunks are forwarded untouched from now on. */
   untap(): void;
 }
@@ -42,10 +48,18 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
   // (CONNECT 200, SOCKS reply), which is not the destination's.
   const clientWrittenBefore = client.bytesWritten;
 
-  const stop = (why: string): void => {
+  const stop = (why: string, farewell?: Buffer): void => {
     if (reason === 'closed') reason = why;
-    client.destroy();
     upstream.destroy();
+    if (!farewell || client.destroyed) {
+      client.destroy();
+      return;
+    }
+    // Let the agent read why: send the answer, half-close, and give it a moment before tearing down.
+    const linger = setTimeout(() => client.destroy(), FAREWELL_LINGER_MS);
+    linger.unref();
+    client.once('close', () => clearTimeout(linger));
+    client.end(farewell);
   };
   const onClose = (): void => {
     closedCount += 1;

@@ -59,14 +59,15 @@ export class FlowClassifier {
   private named: ProtocolName | undefined;
   private readonly detections: Detection[] = [];
 
-  constructor() {
+  /** `targetHost`: the normalised host the flow was opened to, for checks that compare against it. */
+  constructor(options: { targetHost?: string } = {}) {
     const stratumInWebSocket: WebSocketMessageHook = (payload, isText, direction, atMs) => {
       // Miners may send their JSON in binary frames too: look at any message that starts like JSON.
       if (!isText && !startsLikeJson(payload)) return [];
       const found = inspectMessage(payload.toString('utf8'), direction, atMs);
       return found ? [found] : [];
     };
-    this.http = new HttpClassifier(stratumInWebSocket);
+    this.http = new HttpClassifier(stratumInWebSocket, options.targetHost);
     const never = (): boolean => false;
     this.entries = [
       { classifier: this.tls, role: 'namer', continuous: never },
@@ -140,11 +141,6 @@ export class FlowClassifier {
       ...(this.http.upgradedToWebSocket ? { websocket: true } : {}),
       detections: [...this.detections],
     };
-  }
-
-  /** The SSH classifier, for the behavioural analysis that follows an SSH flow (reverse tunnels). */
-  get sshClassifier(): SshClassifier {
-    return this.ssh;
   }
 
   /**

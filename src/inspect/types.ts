@@ -111,6 +111,7 @@ export interface Detection {
     | 'reverse_shell'
     | 'nested_proxy'
     | 'protocol_mismatch'
+    | 'host_mismatch'
     | 'tunnel_tool'
     | 'reverse_tunnel'
     | 'websocket_payload';

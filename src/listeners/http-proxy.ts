@@ -57,20 +57,17 @@ export function createHttpProxyServer(pipeline: Pipeline, options: HttpListenerO
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     socket.on('error', () => socket.destroy());
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    refuseSocket(socket, {
-      status: tooLarge ? 431 : 400,
-      error: tooLarge ? 'headers_too_large' : 'bad_request',
-      reason: tooLarge
-        ? `request headers exceed ${options.maxHeaderBytes} bytes`
-        : error.code === 'HPE_HEADER_OVERFLOW' || error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'request headers were not received in time'
-          : `malformed HTTP request (${error.code ?? 'parse error'})`,
-    });
+    if (error.code === 'HPE_HEADER_OVERFLOW') {
+      refuseSocket(socket, { status: 431, error: 'headers_too_large', reason: `request headers exceed ${options.maxHeaderBytes} bytes` });
+    } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      refuseSocket(socket, { status: 408, error: 'request_timeout', reason: 'request headers were not received in time' });
+    } else {
+      refuseSocket(socket, { status: 400, error: 'bad_request', reason: `malformed HTTP request (${error.code ?? 'parse error'})` });
+    }
   });
   return server;
 }
@@ -160,7 +157,7 @@ async function forward(
     if (closed) return;
     closed = true;
     pipeline.close(flow, {
-      outcome: failure ? 'failure' : 'success',
+      outcome: failure || !res.writableFinished ? 'failure' : 'success',
       reason: failure?.message ?? (res.writableFinished ? 'response complete' : 'client went away'),
       ...(failure ? { error: failure } : {}),
       source: { bytes: bytesUp },
@@ -206,7 +203,10 @@ async function forward(
     upstreamIdleMs: options.upstreamIdleMs,
     onResponse: (proxyRes) => {
       const verdict = inspection.response(proxyRes);
-      if (verdict.block) flow.terminate?.(`${verdict.rule}: ${verdict.reason}`);
+      if (verdict.block) {
+        pipeline.recordRefusal(flow, verdict);
+        flow.terminate?.(`${verdict.rule}: ${verdict.reason}`);
+      }
       proxyRes.on('data', (chunk: Buffer) => (bytesDown += chunk.length));
     },
   });

@@ -6,7 +6,7 @@ import type { FlowRegistry } from '../flow/registry.js';
 import { relay, type RelayHandle, type RelayInspector } from '../flow/relay.js';
 import { splitUserTags } from '../identity/tags.js';
 import type { ClientCredentials } from '../identity/identify.js';
-import { dialFirst, display, type DialResult } from '../net/dialer.js';
+import { dialFirst, type DialResult } from '../net/dialer.js';
 import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
@@ -273,11 +273,19 @@ export class Pipeline {
     return handle;
   }
 
-  /** The flow's bytes got it refused (protocol mismatch, detection): a second decision, then the close. */
-  refuseClassified(flow: Flow, verdict: Extract<Verdict, { block: true }>): void {
+  /**
+   * The flow's bytes got it refused (protocol mismatch, detection): a second decision, recorded on the
+   * flow so that its `flow.closed` says deny and names the detection. The caller ends the flow.
+   */
+  recordRefusal(flow: Flow, verdict: Extract<Verdict, { block: true }>): void {
     const decision: Decision = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
     this.emitFlow('flow.denied', flow, { decision, enforced: true });
     flow.decision = decision;
+  }
+
+  /** Refused on its bytes before it was ever relayed: the second decision and the close. */
+  refuseClassified(flow: Flow, verdict: Extract<Verdict, { block: true }>): void {
+    this.recordRefusal(flow, verdict);
     this.close(flow, { outcome: 'failure', reason: verdict.reason });
   }
 
@@ -350,9 +358,4 @@ export interface CloseDetails {
   source?: { bytes?: number };
   destination?: { bytes?: number };
   url?: { full?: string; method?: string; status?: number };
-}
-
-/** "host:port" as the agent asked for it, for messages. */
-export function describeTarget(flow: Flow): string {
-  return display(flow.target.host ?? flow.target.requested, flow.target.port);
 }

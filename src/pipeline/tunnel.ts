@@ -32,7 +32,7 @@ export async function runTunnel(
   early: Buffer,
   acknowledge: () => void,
 ): Promise<void> {
-  const classifier = new FlowClassifier();
+  const classifier = new FlowClassifier(flow.target.host !== undefined ? { targetHost: flow.target.host } : {});
   const atMs = (): number => elapsedNs(flow) / 1e6;
   const heldUp: Buffer[] = [];
   let heldUpBytes = 0;
@@ -104,9 +104,9 @@ export async function runTunnel(
       judge.record(flow, classifier.classification);
     }
     if (!later.block) return true;
+    pipeline.recordRefusal(flow, later);
     const answer = direction === 'up' ? refusalBytes(classifier.classification.protocol, later.reason, body(flow, later)) : undefined;
-    if (answer && !client.destroyed) client.write(answer);
-    flow.terminate?.(`${later.rule}: ${later.reason}`);
+    handle.terminate(`${later.rule}: ${later.reason}`, answer);
     return false;
   }
 }

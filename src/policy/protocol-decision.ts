@@ -1,7 +1,7 @@
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Confidence, Detection, ProtocolName } from '../inspect/types.js';
 import path from 'node:path';
-import { normaliseHostname } from '../net/hostname.js';
+import { hostOfHostHeader, sameHost } from '../net/host-header.js';
 import { intelForHost } from './intel-match.js';
 import { detectionAction, type DetectionAction, type DetectionKind, type Rule, type RuleSet } from './types.js';
 
@@ -71,7 +71,7 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
   }
   const http = classification.http;
   if ((protocol === 'http' || protocol === 'websocket') && http?.host !== undefined && context.host !== undefined) {
-    const hostOnly = stripPort(http.host);
+    const hostOnly = hostOfHostHeader(http.host);
     if (!sameHost(hostOnly, context.host)) {
       findings.push(finding(context.ruleSet, 'host_mismatch', 'high', `tunnel to ${context.host} but HTTP Host is ${http.host.slice(0, 200)}`,
         `the HTTP Host ${hostOnly.slice(0, 200)} differs from the requested host ${context.host}`));
@@ -134,6 +134,10 @@ function reasonFor(kind: DetectionKind): string {
     case 'tunnel_tool':
     case 'reverse_tunnel':
       return 'tunnelling tools and reverse tunnels are forbidden from the sandbox';
+    case 'host_mismatch':
+      return 'every request on this connection must be for the host the tunnel was opened to';
+    case 'protocol_not_allowed':
+      return 'this connection stopped speaking the protocol it was allowed for';
     default:
       return `the connection was refused (${kind})`;
   }
@@ -145,16 +149,4 @@ function protocolAllowed(protocol: ProtocolName, allowed: ReadonlySet<ProtocolNa
   // websocket-only rule admits the HTTP request that asks for the upgrade (it is judged at that request).
   if (protocol === 'websocket') return allowed.has('http');
   return protocol === 'http' && upgrade === 'websocket' && allowed.has('websocket');
-}
-
-function sameHost(seen: string, requested: string): boolean {
-  const normalised = normaliseHostname(seen);
-  return 'host' in normalised ? normalised.host === requested : false;
-}
-
-function stripPort(hostHeader: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
-  if (bracketed?.[1]) return bracketed[1];
-  const colon = hostHeader.lastIndexOf(':');
-  return colon > 0 && hostHeader.indexOf(':') === colon ? hostHeader.slice(0, colon) : hostHeader;
 }

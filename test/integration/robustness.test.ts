@@ -180,6 +180,39 @@ describe('robustness', () => {
   });
 
   describe('tunnel semantics', () => {
+    it('leaves no flow behind when a silent client resets while the server is being listened to', async () => {
+      const before = echo.connections;
+      const tunnel = await connectTunnel(httpPort(main), `echo.test:${echo.port}`);
+      expect(tunnel.status).toBe(200);
+      const flowId = admittedFlowOf(main.log, tunnel.socket.localPort).chokepoint.flow_id;
+      // The client stays silent: after the peek window the proxy dials and waits for the server's bytes.
+      await eventually(() => echo.connections > before, 'the proxy to dial the upstream for a silent client');
+      tunnel.socket.resetAndDestroy();
+      const closed = await main.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === flowId);
+      expect(closed.chokepoint.flow_id).toBe(flowId);
+      await eventually(() => main.proxy.registry.get(flowId ?? '') === undefined, 'the registry to release the flow');
+    });
+
+    it('never forwards a plain-HTTP request whose body the client abandoned while it was inspected', async () => {
+      const before = echo.connections;
+      const socket = await connectTo(httpPort(main));
+      socket.on('error', () => undefined);
+      socket.write(`POST http://echo.test:${echo.port}/exfil HTTP/1.1\r\nHost: echo.test:${echo.port}\r\nContent-Length: 100\r\n\r\nSECRET-PART`);
+      const flow = await main.log.waitFor((e) => e.event.action === 'flow.allowed' && e.source?.port === socket.localPort);
+      socket.destroy();
+      const closed = await main.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === flow.chokepoint.flow_id);
+      expect(closed.event.outcome).toBe('failure');
+      // A forward, had it happened, starts right after the body wait: one full exchange through the
+      // same proxy later, its upstream connection would long have been accepted.
+      await new Promise<void>((resolve, reject) =>
+        http.get({ host: '127.0.0.1', port: httpPort(main), path: `http://app.test:${app.port}/after`, headers: { host: `app.test:${app.port}` } }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        }).on('error', reject),
+      );
+      expect(echo.connections).toBe(before);
+    });
+
     it('keeps the return direction open after the client half-closes', async () => {
       const tunnel = await connectTunnel(httpPort(main), `echo.test:${echo.port}`);
       expect(tunnel.status).toBe(200);

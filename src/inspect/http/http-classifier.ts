@@ -1,6 +1,7 @@
 import type { ClassifierReport, Detection, Direction, HttpFacts, StreamClassifier } from '../types.js';
 import { WebSocketInspector, type WebSocketMessageHook } from '../websocket/websocket-inspector.js';
 import { parseWebSocketHandshake } from '../websocket/handshake.js';
+import { hostOfHostHeader, sameHost } from '../../net/host-header.js';
 import { HttpMessageStream, type HttpStreamEvent } from './message-stream.js';
 
 /**
@@ -18,8 +19,17 @@ export class HttpClassifier implements StreamClassifier {
   private firstRequest: HttpFacts | undefined;
   private upgradeRequest: HttpFacts | undefined;
   private websocket: WebSocketInspector | undefined;
+  private requestCount = 0;
+  private framingReported = false;
 
-  constructor(private readonly onWebSocketMessage?: WebSocketMessageHook) {}
+  /**
+   * `targetHost`: the normalised host the tunnel was opened to; every request after the first is
+   * checked against it (the first is judged with the flow's protocol by the policy).
+   */
+  constructor(
+    private readonly onWebSocketMessage?: WebSocketMessageHook,
+    private readonly targetHost?: string,
+  ) {}
 
   /** The first request's head (method, target, Host, User-Agent, headers). */
   facts(): HttpFacts | undefined {
@@ -48,13 +58,26 @@ export class HttpClassifier implements StreamClassifier {
 
   private onEvent(event: HttpStreamEvent, direction: Direction, atMs: number): Detection[] {
     switch (event.kind) {
-      case 'request':
+      case 'request': {
         this.firstRequest ??= event.head;
+        this.requestCount++;
         if (event.head.upgrade === 'websocket') this.upgradeRequest = event.head;
         if (event.head.method.toUpperCase() === 'CONNECT') {
           return [{ type: 'nested_proxy', confidence: 'high', evidence: `HTTP CONNECT ${event.head.target.slice(0, 200)} inside the tunnel`, direction, atMs }];
         }
+        const host = event.head.host;
+        if (this.requestCount > 1 && this.targetHost !== undefined && host !== undefined && !sameHost(hostOfHostHeader(host), this.targetHost)) {
+          return [{ type: 'host_mismatch', confidence: 'high', evidence: `request ${this.requestCount} of a tunnel to ${this.targetHost} has Host ${host.slice(0, 200)}`, direction, atMs }];
+        }
         return [];
+      }
+      case 'error':
+        // Bytes that stop being HTTP after a valid request (smuggling, a protocol switch without a 101)
+        // would otherwise end inspection silently. Only the agent's side counts: responses to HEAD are
+        // framed as if they had a body (a known limit of reading responses without their requests).
+        if (direction !== 'up' || this.requestCount === 0 || this.framingReported) return [];
+        this.framingReported = true;
+        return [{ type: 'protocol_mismatch', confidence: 'medium', evidence: `the agent's bytes stopped being HTTP after request ${this.requestCount}: ${event.reason}`, direction, atMs }];
       case 'response':
         if (event.head.status === 101 && this.upgradeRequest && !this.websocket) {
           const handshake = parseWebSocketHandshake(this.upgradeRequest.headers, event.head.headers);

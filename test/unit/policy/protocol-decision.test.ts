@@ -265,7 +265,8 @@ describe('judgeDetections', () => {
     ['tunnel_tool', 'tunnel_tool', 'deny', /tunnelling tools/],
     ['reverse_tunnel', 'reverse_tunnel', 'deny', /reverse tunnels/],
     ['websocket_payload', 'websocket_payload', 'alert', /websocket_payload/],
-    ['protocol_mismatch', 'protocol_not_allowed', 'deny', /protocol_not_allowed/],
+    ['protocol_mismatch', 'protocol_not_allowed', 'deny', /stopped speaking the protocol/],
+    ['host_mismatch', 'host_mismatch', 'deny', /host the tunnel was opened to/],
   ] satisfies Array<[Detection['type'], DetectionKind, DetectionAction, RegExp]>)('maps %s to %s (%s by default)', (type, kind, action, reason) => {
     const seen = detection(type, 'medium');
     const [finding] = judgeDetections(ruleSet([]), [seen]);

@@ -197,3 +197,29 @@ describe('HttpClassifier WebSocket upgrade', () => {
     expect(seen).toEqual([{ text: 'flag me', isText: true, direction: 'up' }]);
   });
 });
+
+describe('HttpClassifier on a tunnel opened to a host', () => {
+  it('flags a later request whose Host is another host, but not the first one (the policy judges that)', () => {
+    const classifier = new HttpClassifier(undefined, 'api.example.com');
+    expect(push(classifier, 'up', GET).detections).toEqual([]);
+    push(classifier, 'down', OK);
+    const second = push(classifier, 'up', SECOND_GET, 5);
+    expect(second.detections).toMatchObject([{ type: 'host_mismatch', confidence: 'high', direction: 'up', atMs: 5 }]);
+    expect(second.detections[0]?.evidence).toMatch(/request 2 of a tunnel to api\.example\.com has Host other\.example\.com/);
+  });
+
+  it('accepts later requests for the same host whatever the case, trailing dot or port', () => {
+    const classifier = new HttpClassifier(undefined, 'api.example.com');
+    push(classifier, 'up', GET);
+    push(classifier, 'down', OK);
+    expect(push(classifier, 'up', 'GET /a HTTP/1.1\r\nHost: API.Example.COM.:443\r\n\r\n').detections).toEqual([]);
+  });
+
+  it('reports the agent switching to non-HTTP bytes after a valid request, once', () => {
+    const classifier = new HttpClassifier(undefined, 'api.example.com');
+    push(classifier, 'up', GET);
+    const broken = push(classifier, 'up', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10]));
+    expect(broken.detections).toMatchObject([{ type: 'protocol_mismatch', confidence: 'medium' }]);
+    expect(push(classifier, 'up', 'more garbage').detections).toEqual([]);
+  });
+});
