@@ -95,6 +95,9 @@ export class Pipeline {
         : next.decideAddresses(agent, { addresses: flow.addresses, port: flow.target.port });
       if (decision.action === 'deny' && agent.mode === 'enforce') {
         closed += 1;
+        // The new rules decide this flow again: say so (with the rule) before it is closed.
+        flow.decision = decision;
+        this.emitFlow('flow.denied', flow, { decision, enforced: true });
         this.revoke(flow, `policy reload: ${decision.reason ?? decision.rule}`);
       }
     }
