@@ -28,8 +28,9 @@ export async function loadIntel(rulesDir: string, errors: ConfigError[]): Promis
     try {
       text = await readFile(file, 'utf8');
     } catch (problem) {
-      if ((problem as NodeJS.ErrnoException).code !== 'ENOENT') {
-        errors.push({ file, line: 0, path: '', message: `cannot read: ${(problem as Error).message}` });
+      const missing = problem instanceof Error && 'code' in problem && problem.code === 'ENOENT';
+      if (!missing) {
+        errors.push({ file, line: 0, path: '', message: `cannot read: ${problem instanceof Error ? problem.message : String(problem)}` });
       }
       continue;
     }

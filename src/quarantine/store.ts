@@ -123,9 +123,10 @@ function parseState(file: string, text: string): Map<string, QuarantineEntry> {
 
 function isEntry(value: unknown): value is QuarantineEntry {
   if (typeof value !== 'object' || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return typeof record.agent === 'string' && typeof record.since === 'string' && typeof record.reason === 'string' &&
-    (record.expiresAt === undefined || typeof record.expiresAt === 'string');
+  const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
+  const expiresAt = field('expiresAt');
+  return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
+    (expiresAt === undefined || typeof expiresAt === 'string');
 }
 
 function isMissingFile(error: unknown): boolean {
