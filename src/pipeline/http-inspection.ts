@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import { HttpMiningClassifier } from '../inspect/stratum/http-mining.js';
+import { requestMayCarryMining, responseMayCarryMining } from '../inspect/stratum/http-mining-signals.js';
 import type { Direction } from '../inspect/types.js';
 import type { FlowJudge, Verdict } from './flow-judge.js';
 
@@ -12,7 +13,8 @@ import type { FlowJudge, Verdict } from './flow-judge.js';
  * returns the judge's verdict; the listener refuses or cuts the exchange when it blocks.
  */
 export class HttpExchangeInspection {
-  private readonly mining = new HttpMiningClassifier();
+  /** Created on the first exchange that can carry a signal; most never need one. */
+  private mining: HttpMiningClassifier | undefined;
   /** Node hands over the body de-chunked; it is re-framed as chunks so any length can be fed. */
   private chunkedBody = false;
 
@@ -23,6 +25,8 @@ export class HttpExchangeInspection {
 
   request(req: IncomingMessage, url: URL): Verdict {
     this.chunkedBody = hasBody(req);
+    // An ordinary bodiless request has nothing the classifier could flag: skip re-parsing its head.
+    if (!requestMayCarryMining(req.headers, this.chunkedBody)) return { block: false };
     const headers = headerLines(req.rawHeaders, (name) => name !== 'content-length' && name !== 'transfer-encoding');
     const framing = this.chunkedBody ? 'transfer-encoding: chunked\r\n' : '';
     const head = `${req.method ?? 'GET'} ${url.pathname}${url.search} HTTP/${req.httpVersion}\r\n${headers}${framing}\r\n`;
@@ -41,15 +45,17 @@ export class HttpExchangeInspection {
 
   /** Response heads only (X-Stratum, X-Long-Polling hints); the body goes to the agent unread. */
   response(res: IncomingMessage): Verdict {
+    if (!responseMayCarryMining(res.headers)) return { block: false };
     const headers = headerLines(res.rawHeaders, (name) => name !== 'content-length' && name !== 'transfer-encoding');
     const head = `HTTP/${res.httpVersion} ${res.statusCode ?? 200} ${res.statusMessage ?? ''}\r\n${headers}content-length: 0\r\n\r\n`;
     return this.feed(Buffer.from(head, 'latin1'), 'down');
   }
 
   private feed(bytes: Buffer, direction: Direction): Verdict {
-    const detections = this.mining.push(bytes, direction, elapsedNs(this.flow) / 1e6).detections;
+    const mining = (this.mining ??= new HttpMiningClassifier());
+    const detections = mining.push(bytes, direction, elapsedNs(this.flow) / 1e6).detections;
     if (detections.length === 0) return { block: false };
-    const stratum = this.mining.facts();
+    const stratum = mining.facts();
     const classification: FlowClassification = { protocol: 'http', decided: true, ...(stratum ? { stratum } : {}), detections };
     return this.judge.judgeDetections(this.flow, classification, detections);
   }

@@ -16,6 +16,20 @@ export interface HeaderSignal {
 const MINER_USER_AGENT = /cpuminer|cgminer|bfgminer|sgminer|ethminer|xmrig|minerd/i;
 const MAX_AGENT_LENGTH = 160;
 
+/**
+ * Cheap pre-checks on headers Node has already parsed (the plain-HTTP entry): whether an exchange can
+ * carry any signal the classifier looks for, so that the common GET with an ordinary User-Agent skips
+ * re-serialising and re-parsing its head. Kept next to the signals they mirror.
+ */
+export function requestMayCarryMining(headers: Readonly<Record<string, string | string[] | undefined>>, hasBody: boolean): boolean {
+  const agent = headers['user-agent'];
+  return hasBody || headers['x-mining-extensions'] !== undefined || (typeof agent === 'string' && MINER_USER_AGENT.test(agent));
+}
+
+export function responseMayCarryMining(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  return headers['x-stratum'] !== undefined || headers['x-long-polling'] !== undefined || headers['x-reject-reason'] !== undefined;
+}
+
 export function requestHeaderSignals(head: HttpFacts): HeaderSignal[] {
   const signals: HeaderSignal[] = [];
   if (head.headers['x-mining-extensions'] !== undefined) signals.push({ dialect: 'getwork', confidence: 'high', evidence: 'X-Mining-Extensions request header' });
