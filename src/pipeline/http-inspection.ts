@@ -3,7 +3,7 @@ import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import { HttpMiningClassifier } from '../inspect/stratum/http-mining.js';
 import { requestMayCarryMining, responseMayCarryMining } from '../inspect/stratum/http-mining-signals.js';
-import type { Direction } from '../inspect/types.js';
+import type { Direction, HttpFacts } from '../inspect/types.js';
 import type { FlowJudge, Verdict } from './flow-judge.js';
 
 /**
@@ -24,6 +24,19 @@ export class HttpExchangeInspection {
   ) {}
 
   request(req: IncomingMessage, url: URL): Verdict {
+    // The plain-HTTP entry speaks HTTP by definition: judged like a tunnel named http (a rule limited to
+    // other protocols refuses it), which also gives the flow its protocol facts for the close event.
+    const userAgent = req.headers['user-agent'];
+    const http: HttpFacts = {
+      method: req.method ?? 'GET',
+      target: url.href,
+      version: req.httpVersion,
+      host: url.host,
+      ...(userAgent !== undefined ? { userAgent } : {}),
+      headers: {},
+    };
+    const protocol = this.judge.judgeClassified(this.flow, { protocol: 'http', decided: true, http, detections: [] });
+    if (protocol.block) return protocol;
     this.chunkedBody = hasBody(req);
     // An ordinary bodiless request has nothing the classifier could flag: skip re-parsing its head.
     if (!requestMayCarryMining(req.headers, this.chunkedBody)) return { block: false };

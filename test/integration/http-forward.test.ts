@@ -19,6 +19,7 @@ identify: { sources: ["127.0.0.1/32"] }
 allow:
   - { host: app.test, ports: [${upstream.port}] }
   - { cidr: 127.0.0.1/32, ports: [${upstream.port}] }
+  - { host: tlsonly.test, ports: [${upstream.port}], protocols: [tls] }
 deny:
   - { host: secret.app.test, reason: "secrets stay inside" }
 `,
@@ -27,6 +28,7 @@ deny:
       config.stateDir = path.join(rules.dir, 'state');
       config.hosts.set('app.test', ['127.0.0.1']);
       config.hosts.set('secret.app.test', ['127.0.0.1']);
+      config.hosts.set('tlsonly.test', ['127.0.0.1']);
     });
   });
   afterAll(async () => {
@@ -93,6 +95,7 @@ identify: { sources: ["127.0.0.1/32"] }
 allow:
   - { host: app.test, ports: [${upstream.port}, ${port}] }
   - { cidr: 127.0.0.1/32, ports: [${upstream.port}, ${port}] }
+  - { host: tlsonly.test, ports: [${upstream.port}], protocols: [tls] }
 deny:
   - { host: secret.app.test, reason: "secrets stay inside" }
 `);
@@ -100,6 +103,18 @@ deny:
     const result = await curl(['-x', proxy.httpUrl, `http://app.test:${port}/`]);
     expect(result.status).toBe(502);
     expect(JSON.parse(result.body)).toMatchObject({ error: 'upstream_unreachable' });
+  });
+
+  it('judges the protocol of plain-HTTP requests too: a rule limited to TLS refuses them, and the close event says http', async () => {
+    const before = upstream.requests.length;
+    const refused = await curl(['-x', proxy.httpUrl, `http://tlsonly.test:${upstream.port}/`]);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.body)).toMatchObject({ rule: 'detection.protocol_not_allowed' });
+    expect(upstream.requests.length).toBe(before);
+    await curl(['-x', proxy.httpUrl, `http://app.test:${upstream.port}/facts`]);
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.url?.full === `http://app.test:${upstream.port}/facts`);
+    expect(closed.network?.protocol).toBe('http');
+    expect(closed.chokepoint.classification?.http).toMatchObject({ method: 'GET', host: `app.test:${upstream.port}` });
   });
 
   it('inspects the request before forwarding it: a getwork POST never reaches the pool and quarantines the agent', async () => {
