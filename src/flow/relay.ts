@@ -48,18 +48,30 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
   // (CONNECT 200, SOCKS reply), which is not the destination's.
   const clientWrittenBefore = client.bytesWritten;
 
+  let stopping = false;
+  let farewellBytes = 0;
   const stop = (why: string, farewell?: Buffer): void => {
+    if (stopping) {
+      // Already ending (a farewell is being read): a later error or timeout still tears down at once.
+      if (!farewell) client.destroy();
+      return;
+    }
+    stopping = true;
+    inspect = undefined;
     if (reason === 'closed') reason = why;
     upstream.destroy();
     if (!farewell || client.destroyed) {
       client.destroy();
       return;
     }
-    // Let the agent read why: send the answer, half-close, and give it a moment before tearing down.
+    // Let the agent read why: send the answer, half-close, and keep reading (and dropping) what it still
+    // sends for a moment before tearing down, so that it reads the answer instead of a reset.
     const linger = setTimeout(() => client.destroy(), FAREWELL_LINGER_MS);
     linger.unref();
     client.once('close', () => clearTimeout(linger));
+    farewellBytes = farewell.length;
     client.end(farewell);
+    client.resume();
   };
   const onClose = (): void => {
     closedCount += 1;
@@ -73,10 +85,12 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
       }
       return;
     }
-    finish({ bytesUp: upstream.bytesWritten, bytesDown: client.bytesWritten - clientWrittenBefore, reason });
+    // The farewell is the proxy's answer, not the destination's bytes.
+    finish({ bytesUp: upstream.bytesWritten, bytesDown: client.bytesWritten - clientWrittenBefore - farewellBytes, reason });
   };
   const forward = (from: net.Socket, to: net.Socket, direction: Direction): void => {
     from.on('data', (chunk: Buffer) => {
+      if (stopping) return;
       if (inspect && !inspect(chunk, direction)) return;
       if (!to.write(chunk)) {
         from.pause();

@@ -39,7 +39,7 @@ export class HttpExchangeInspection {
     if (protocol.block) return protocol;
     this.chunkedBody = hasBody(req);
     // An ordinary bodiless request has nothing the classifier could flag: skip re-parsing its head.
-    if (!requestMayCarryMining(req.headers, this.chunkedBody)) return { block: false };
+    if (!requestMayCarryMining(req.headersDistinct, this.chunkedBody)) return { block: false };
     const headers = headerLines(req.rawHeaders, (name) => name !== 'content-length' && name !== 'transfer-encoding');
     const framing = this.chunkedBody ? 'transfer-encoding: chunked\r\n' : '';
     const head = `${req.method ?? 'GET'} ${url.pathname}${url.search} HTTP/${req.httpVersion}\r\n${headers}${framing}\r\n`;

@@ -84,7 +84,10 @@ export class Pipeline {
       const stillOwner = this.stillIdentifies(next, flow, agent);
       if (stillOwner !== true) {
         closed += 1;
-        this.revoke(flow, `policy reload: ${stillOwner}`);
+        const decision: Decision = { action: 'deny', rule: 'identity', reason: `policy reload: ${stillOwner}` };
+        flow.decision = decision;
+        this.emitFlow('flow.denied', flow, { decision, enforced: true });
+        this.revoke(flow, decision.reason ?? stillOwner);
         continue;
       }
       // Same agent, possibly with a new mode (audit → enforce applies to its live flows too).
@@ -187,7 +190,12 @@ export class Pipeline {
     // was not among them: judge it by the rules in force now, re-identifying its agent by name as a
     // reload does for live flows. Nothing awaits between here and registration.
     const current = this.snapshot;
-    if (current !== snapshot) flow.agent = current.agentNamed(agent.name) ?? current.unknownAgent;
+    if (current !== snapshot) {
+      const reidentified = current.agentNamed(agent.name) ?? current.unknownAgent;
+      const stillOwner = this.stillIdentifies(current, flow, reidentified);
+      if (stillOwner !== true) return this.deny(flow, { action: 'deny', rule: 'identity', reason: `policy reload: ${stillOwner}` });
+      flow.agent = reidentified;
+    }
     // The agent may have been quarantined while its name was being resolved.
     const quarantinedMeanwhile = this.quarantine.get(flow.agent.name);
     if (quarantinedMeanwhile && flow.agent.mode === 'enforce') return this.deny(flow, quarantineDenial(flow.agent.name, quarantinedMeanwhile));
@@ -267,7 +275,9 @@ export class Pipeline {
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);
     void handle.done.then((result) =>
       this.close(flow, {
-        outcome: 'success',
+        // Closed by the peers or by going idle is a normal end; anything else (an error, a refusal, a
+        // reload, a quarantine) is not.
+        outcome: result.reason === 'closed' || result.reason.startsWith('idle') ? 'success' : 'failure',
         reason: result.reason,
         source: { bytes: result.bytesUp },
         destination: { bytes: result.bytesDown },

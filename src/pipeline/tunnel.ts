@@ -105,7 +105,10 @@ export async function runTunnel(
     }
     if (!later.block) return true;
     pipeline.recordRefusal(flow, later);
-    const answer = direction === 'up' ? refusalBytes(classifier.classification.protocol, later.reason, body(flow, later)) : undefined;
+    // Mid-stream, an SSH peer is past the identification exchange and would read our identification line
+    // as a broken packet: only the other protocols get an answer in their own language here.
+    const protocol = classifier.classification.protocol;
+    const answer = direction === 'up' && protocol !== 'ssh' ? refusalBytes(protocol, later.reason, body(flow, later)) : undefined;
     handle.terminate(`${later.rule}: ${later.reason}`, answer);
     return false;
   }

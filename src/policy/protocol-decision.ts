@@ -55,7 +55,7 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
   if (protocol === 'ssh' && (allowed === 'any-but-ssh' || !allowed.has('ssh'))) {
     findings.push(finding(context.ruleSet, 'ssh_not_allowed', 'high', `SSH (${classification.ssh?.clientBanner ?? 'client banner not seen'}) to ${where}`,
       `SSH to ${where} is not allowed for this agent; ask for a rule with protocols: [ssh]`));
-  } else if (allowed !== 'any-but-ssh' && !protocolAllowed(protocol, allowed, classification.http?.upgrade)) {
+  } else if (allowed !== 'any-but-ssh' && !protocolAllowed(protocol, allowed)) {
     findings.push(finding(context.ruleSet, 'protocol_not_allowed', 'high', `${protocol} spoken to ${where}, rule allows ${[...allowed].join(', ')}`,
       `${where} is allowed only for ${[...allowed].join(', ')}, but this connection speaks ${protocol}`));
   }
@@ -143,10 +143,10 @@ function reasonFor(kind: DetectionKind): string {
   }
 }
 
-function protocolAllowed(protocol: ProtocolName, allowed: ReadonlySet<ProtocolName>, upgrade: string | undefined): boolean {
+function protocolAllowed(protocol: ProtocolName, allowed: ReadonlySet<ProtocolName>): boolean {
   if (allowed.has(protocol)) return true;
-  // A WebSocket starts as an HTTP request: HTTP allowed means the upgrade is allowed too, and a
-  // websocket-only rule admits the HTTP request that asks for the upgrade (it is judged at that request).
-  if (protocol === 'websocket') return allowed.has('http');
-  return protocol === 'http' && upgrade === 'websocket' && allowed.has('websocket');
+  // A WebSocket starts as an HTTP request: HTTP allowed means the upgrade is allowed too. The reverse
+  // does not hold: a websocket-only rule cannot tell, at the first request, whether the server will
+  // switch protocols, so it does not admit plain HTTP (allow `http` to allow WebSocket).
+  return protocol === 'websocket' && allowed.has('http');
 }

@@ -65,9 +65,12 @@ export class HttpClassifier implements StreamClassifier {
         if (event.head.method.toUpperCase() === 'CONNECT') {
           return [{ type: 'nested_proxy', confidence: 'high', evidence: `HTTP CONNECT ${event.head.target.slice(0, 200)} inside the tunnel`, direction, atMs }];
         }
-        const host = event.head.host;
-        if (this.requestCount > 1 && this.targetHost !== undefined && host !== undefined && !sameHost(hostOfHostHeader(host), this.targetHost)) {
-          return [{ type: 'host_mismatch', confidence: 'high', evidence: `request ${this.requestCount} of a tunnel to ${this.targetHost} has Host ${host.slice(0, 200)}`, direction, atMs }];
+        if (this.requestCount === 1 || this.targetHost === undefined) return [];
+        // Servers route by an absolute-form target before the Host header (RFC 9112 §3.2.2): check both.
+        for (const named of [event.head.host, authorityOf(event.head.target)]) {
+          if (named !== undefined && !sameHost(hostOfHostHeader(named), this.targetHost)) {
+            return [{ type: 'host_mismatch', confidence: 'high', evidence: `request ${this.requestCount} of a tunnel to ${this.targetHost} names ${named.slice(0, 200)}`, direction, atMs }];
+          }
         }
         return [];
       }
@@ -79,13 +82,14 @@ export class HttpClassifier implements StreamClassifier {
         this.framingReported = true;
         return [{ type: 'protocol_mismatch', confidence: 'medium', evidence: `the agent's bytes stopped being HTTP after request ${this.requestCount}: ${event.reason}`, direction, atMs }];
       case 'response':
+        // Any 101 ends HTTP on both sides (WebSocket, or another upgrade such as Docker's `tcp`).
+        if (event.head.status === 101) this.requests.switchToTunnel();
         if (event.head.status === 101 && this.upgradeRequest && !this.websocket) {
           const handshake = parseWebSocketHandshake(this.upgradeRequest.headers, event.head.headers);
           this.websocket = new WebSocketInspector(
             { subprotocols: handshake.selectedSubprotocol ? [handshake.selectedSubprotocol] : handshake.subprotocols, extensions: handshake.extensions },
             this.onWebSocketMessage ? { onMessage: this.onWebSocketMessage } : {},
           );
-          this.requests.switchToTunnel();
           // Handshake-level findings (chisel, wstunnel) come out on the first push.
           return this.websocket.push(Buffer.alloc(0), 'up', atMs).detections;
         }
@@ -96,4 +100,13 @@ export class HttpClassifier implements StreamClassifier {
         return [];
     }
   }
+}
+
+/** The authority of an absolute-form request target (`http://host:port/path`), if it is one. */
+function authorityOf(target: string): string | undefined {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(target);
+  if (!match) return undefined;
+  const authority = match[1] ?? '';
+  const at = authority.lastIndexOf('@');
+  return at >= 0 ? authority.slice(at + 1) : authority;
 }

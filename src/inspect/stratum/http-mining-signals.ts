@@ -22,8 +22,10 @@ const MAX_AGENT_LENGTH = 160;
  * re-serialising and re-parsing its head. Kept next to the signals they mirror.
  */
 export function requestMayCarryMining(headers: Readonly<Record<string, string | string[] | undefined>>, hasBody: boolean): boolean {
+  // Every copy of a repeated User-Agent counts (Node's `headers` keeps only the first one).
   const agent = headers['user-agent'];
-  return hasBody || headers['x-mining-extensions'] !== undefined || (typeof agent === 'string' && MINER_USER_AGENT.test(agent));
+  const agents = agent === undefined ? [] : Array.isArray(agent) ? agent : [agent];
+  return hasBody || headers['x-mining-extensions'] !== undefined || agents.some((value) => MINER_USER_AGENT.test(value));
 }
 
 export function responseMayCarryMining(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {

@@ -9,6 +9,7 @@ describe('plain-HTTP mining pre-checks', () => {
     [{ 'user-agent': 'XMRig/6.21.0 (Linux x86_64)' }, false, true],
     [{ 'x-mining-extensions': 'midstate' }, false, true],
     [{}, false, false],
+    [{ 'user-agent': ['Mozilla/5.0', 'xmrig/6.21'] }, false, true],
   ])('request %o with body=%s may carry mining: %s', (headers, hasBody, expected) => {
     expect(requestMayCarryMining(headers, hasBody)).toBe(expected);
   });

@@ -149,13 +149,12 @@ describe('judgeProtocol: which protocols are allowed', () => {
     expect(kinds(judge({ host: 'example.com', port: 8080, rule: websocketOnly, classification: classified('http') }))).toEqual(['protocol_not_allowed']);
   });
 
-  it('lets a websocket-only rule admit the HTTP request that asks for the upgrade, and no other', () => {
+  it('does not let a websocket-only rule admit plain HTTP, even a request asking for the upgrade', () => {
     const websocketOnly = rule('allow', 'example.com', '8080', { protocols: ['websocket'] });
     const upgrade = classified('http', { http: { ...httpFacts('example.com'), upgrade: 'websocket' } });
-    expect(judge({ host: 'example.com', port: 8080, rule: websocketOnly, classification: upgrade })).toEqual([]);
-    const h2c = classified('http', { http: { ...httpFacts('example.com'), upgrade: 'h2c' } });
-    expect(kinds(judge({ host: 'example.com', port: 8080, rule: websocketOnly, classification: h2c }))).toEqual(['protocol_not_allowed']);
+    expect(kinds(judge({ host: 'example.com', port: 8080, rule: websocketOnly, classification: upgrade }))).toEqual(['protocol_not_allowed']);
   });
+
 
   it('lists the allowed protocols in the reason', () => {
     const [finding] = judge({ host: 'example.com', port: 80, classification: classified('tls', { tls: tlsFacts('example.com') }) });

@@ -205,7 +205,7 @@ describe('HttpClassifier on a tunnel opened to a host', () => {
     push(classifier, 'down', OK);
     const second = push(classifier, 'up', SECOND_GET, 5);
     expect(second.detections).toMatchObject([{ type: 'host_mismatch', confidence: 'high', direction: 'up', atMs: 5 }]);
-    expect(second.detections[0]?.evidence).toMatch(/request 2 of a tunnel to api\.example\.com has Host other\.example\.com/);
+    expect(second.detections[0]?.evidence).toMatch(/request 2 of a tunnel to api\.example\.com names other\.example\.com/);
   });
 
   it('accepts later requests for the same host whatever the case, trailing dot or port', () => {
@@ -221,5 +221,22 @@ describe('HttpClassifier on a tunnel opened to a host', () => {
     const broken = push(classifier, 'up', Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10]));
     expect(broken.detections).toMatchObject([{ type: 'protocol_mismatch', confidence: 'medium' }]);
     expect(push(classifier, 'up', 'more garbage').detections).toEqual([]);
+  });
+});
+
+describe('HttpClassifier: upgrades and absolute-form targets', () => {
+  it('flags a later request whose absolute-form target names another host, whatever its Host header', () => {
+    const classifier = new HttpClassifier(undefined, 'api.example.com');
+    push(classifier, 'up', GET);
+    push(classifier, 'down', OK);
+    const fronted = push(classifier, 'up', 'GET http://other.example.com/ HTTP/1.1\r\nHost: api.example.com\r\n\r\n');
+    expect(fronted.detections).toMatchObject([{ type: 'host_mismatch' }]);
+  });
+
+  it('hands bytes after a non-WebSocket 101 through without calling them broken HTTP', () => {
+    const classifier = new HttpClassifier(undefined, 'api.example.com');
+    push(classifier, 'up', 'POST /containers/x/attach HTTP/1.1\r\nHost: api.example.com\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n');
+    push(classifier, 'down', 'HTTP/1.1 101 UPGRADED\r\nUpgrade: tcp\r\nConnection: Upgrade\r\n\r\n');
+    expect(push(classifier, 'up', Buffer.from([0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x68, 0x69])).detections).toEqual([]);
   });
 });
