@@ -41,8 +41,14 @@ export class QuarantineStore {
    * writes in progress, and keeps quarantines that are in force but not yet saved (a failed write):
    * a reload may release only what the file says was released, never what it never heard of.
    */
-  async reload(): Promise<void> {
-    await this.writing;
+  reload(): Promise<void> {
+    // Runs in the same queue as the writes, so a write never saves a map the reload is replacing.
+    const step = this.writing.then(() => this.readAndMerge());
+    this.writing = step.catch(() => undefined);
+    return step;
+  }
+
+  private async readAndMerge(): Promise<void> {
     let fromFile: Map<string, QuarantineEntry>;
     try {
       fromFile = parseState(this.file, await readFile(this.file, 'utf8'));
@@ -88,10 +94,11 @@ export class QuarantineStore {
   }
 
   private persist(): Promise<void> {
-    const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
-    const saving = [...this.unsaved];
-    // Writes are serialised so that an older snapshot can never be renamed over a newer one.
+    // Writes are serialised, and each saves the map as it is when its turn comes (after any reload
+    // queued before it), so an older state can never be renamed over a newer one.
     const write = this.writing.then(async () => {
+      const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
+      const saving = [...this.unsaved];
       await mkdir(path.dirname(this.file), { recursive: true });
       const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
