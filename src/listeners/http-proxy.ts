@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type net from 'node:net';
-import { PassThrough } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { parseTags } from '../identity/tags.js';
 import type { ClientCredentials } from '../identity/identify.js';
@@ -12,6 +11,7 @@ import { splitAuthority } from './connect-target.js';
 import { refuseResponse, refuseSocket, type Refusal } from './denial.js';
 import { headerValue, stripHopByHop } from './http-headers.js';
 import { refusalForAdmission, refusalForDial } from './http-refusal.js';
+import { holdBodyPrefix } from './held-body.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
 
 /**
@@ -230,47 +230,6 @@ async function forward(
   );
 }
 
-interface HeldBody {
-  chunks: Buffer[];
-  /** `complete`: the whole body is held; `prefix`: the first `limit` bytes, the rest follows; `aborted`: the client went away mid-body. */
-  state: 'complete' | 'prefix' | 'aborted';
-  /** Replays the held bytes, then the rest of the body, for http-proxy to send upstream. */
-  stream: PassThrough;
-}
-
-/**
- * Reads up to `limit` bytes of the request body (or all of it, if shorter) and returns them with a
- * stream that replays them followed by the rest of the body, for http-proxy to send upstream.
- */
-async function holdBodyPrefix(req: IncomingMessage, limit: number): Promise<HeldBody> {
-  const chunks: Buffer[] = [];
-  let held = 0;
-  const state = await new Promise<HeldBody['state']>((resolve) => {
-    if (req.readableEnded) return resolve('complete');
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      held += chunk.length;
-      if (held >= limit) done('prefix');
-    };
-    const onEnd = (): void => done('complete');
-    const onClose = (): void => done(req.readableEnded ? 'complete' : 'aborted');
-    const done = (outcome: HeldBody['state']): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('close', onClose);
-      req.pause();
-      resolve(outcome);
-    };
-    req.on('data', onData);
-    req.once('end', onEnd);
-    req.once('close', onClose);
-  });
-  const stream = new PassThrough();
-  for (const chunk of chunks) stream.write(chunk);
-  if (state === 'prefix') req.pipe(stream);
-  else stream.end();
-  return { chunks, state, stream };
-}
 
 async function handleConnect(pipeline: Pipeline, req: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
   const authority = splitAuthority(req.url ?? '');
