@@ -12,6 +12,7 @@ import { refuseResponse, refuseSocket, type Refusal } from './denial.js';
 import { headerValue, stripHopByHop } from './http-headers.js';
 import { refusalForAdmission, refusalForDial } from './http-refusal.js';
 import { holdBodyPrefix } from './held-body.js';
+import { UpstreamAgents } from './upstream-agents.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
 
 /**
@@ -38,7 +39,7 @@ export function createHttpProxyServer(pipeline: Pipeline, options: HttpListenerO
   });
   const forwarder = createForwarder();
   // Idle pooled upstream connections would otherwise keep the process alive after a stop.
-  server.on('close', () => forwarder.agent.destroy());
+  server.on('close', () => forwarder.agents.destroy());
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void handleRequest(pipeline, forwarder, options, req, res).catch((error: unknown) => internalError(res, error));
@@ -80,19 +81,18 @@ interface Exchange {
 
 interface Forwarder {
   proxy: httpProxy;
-  /** Pooled keep-alive connections to upstreams; destroyed with the listener. */
-  agent: http.Agent;
+  /** Pooled keep-alive connections to vetted upstream addresses; destroyed with the listener. */
+  agents: UpstreamAgents;
   exchanges: WeakMap<IncomingMessage, Exchange>;
 }
 
 function createForwarder(): Forwarder {
-  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256 });
+  const agents = new UpstreamAgents();
   const proxy = httpProxy.createProxyServer({
     // Never tell the destination where the agent sits inside the sandbox.
     xfwd: false,
     // Keep the agent's Host header: we dial an IP, but the request is for the name.
     changeOrigin: false,
-    agent,
   });
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: IncomingMessage) => {
@@ -106,7 +106,7 @@ function createForwarder(): Forwarder {
     stripHopByHop(proxyRes.headers);
     exchanges.get(req)?.onResponse(proxyRes);
   });
-  return { proxy, exchanges, agent };
+  return { proxy, exchanges, agents };
 }
 
 async function handleRequest(
@@ -202,6 +202,8 @@ async function forward(
   forwarder.exchanges.set(req, {
     upstreamIdleMs: options.upstreamIdleMs,
     onResponse: (proxyRes) => {
+      // The pool may have answered on another vetted address than the first.
+      flow.dialled = proxyRes.socket.remoteAddress ?? flow.dialled;
       const verdict = inspection.response(proxyRes);
       if (verdict.block) {
         pipeline.recordRefusal(flow, verdict);
@@ -220,6 +222,8 @@ async function forward(
       target: `http://${upstream}`,
       // The outgoing request is built from `target`; re-install the name the agent asked for.
       headers: { host: url.host },
+      // Dials the vetted addresses in turn, as tunnels do (the target above is the first of them).
+      agent: forwarder.agents.for(flow.addresses),
       ...(body ? { buffer: body.stream } : {}),
     },
     (error: NodeJS.ErrnoException) => {

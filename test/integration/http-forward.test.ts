@@ -20,6 +20,7 @@ allow:
   - { host: app.test, ports: [${upstream.port}] }
   - { cidr: 127.0.0.1/32, ports: [${upstream.port}] }
   - { host: tlsonly.test, ports: [${upstream.port}], protocols: [tls] }
+  - { cidr: ::1/128, ports: [${upstream.port}] }
 deny:
   - { host: secret.app.test, reason: "secrets stay inside" }
 `,
@@ -29,6 +30,8 @@ deny:
       config.hosts.set('app.test', ['127.0.0.1']);
       config.hosts.set('secret.app.test', ['127.0.0.1']);
       config.hosts.set('tlsonly.test', ['127.0.0.1']);
+      // Nothing listens on [::1] at the upstream's port: the first vetted address does not answer.
+      config.hosts.set('dual.test', ['::1', '127.0.0.1']);
     });
   });
   afterAll(async () => {
@@ -57,6 +60,14 @@ deny:
     expect(closed.destination?.bytes).toBeGreaterThan(0);
     expect(closed.event.duration).toBeGreaterThan(0);
     expect(closed.labels).toEqual({ run: 'r1', episode: '7' });
+  });
+
+  it('tries every vetted address, as tunnels do, when the first does not answer', async () => {
+    const result = await curl(['-x', proxy.httpUrl, `http://dual.test:${upstream.port}/dual`]);
+    expect(result.status).toBe(200);
+    expect(upstream.requests.at(-1)?.url).toBe('/dual');
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.url?.full === `http://dual.test:${upstream.port}/dual`);
+    expect(closed.destination?.ip).toBe('127.0.0.1');
   });
 
   it('reuses the client connection (keep-alive) across requests', async () => {
