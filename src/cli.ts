@@ -137,7 +137,7 @@ async function quarantine(args: string[]): Promise<number> {
   }
   let store: QuarantineStore;
   try {
-    store = await QuarantineStore.open(path.join(stateDir, 'quarantine.json'));
+    store = await QuarantineStore.openIn(stateDir);
   } catch (error) {
     process.stderr.write(`chokepoint: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;

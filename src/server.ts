@@ -1,7 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { ChokepointConfig, ListenAddress } from './config/chokepoint-config.js';
 import { formatConfigError } from './config/errors.js';
 import { loadRules } from './config/load-rules.js';
@@ -64,7 +63,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const resolver = new Resolver({ hosts: config.hosts, ...config.dns });
   let quarantine: QuarantineStore;
   try {
-    quarantine = await QuarantineStore.open(path.join(config.stateDir, 'quarantine.json'));
+    quarantine = await QuarantineStore.openIn(config.stateDir);
   } catch (error) {
     throw new StartupError(error instanceof Error ? error.message : String(error));
   }

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { Direction } from '../inspect/types.js';
+import { endWithFarewell } from './farewell.js';
 
 /**
  * Moves bytes both ways between the agent's socket and the upstream socket until both directions are
@@ -10,9 +11,6 @@ import type { Direction } from '../inspect/types.js';
  * refused is never delivered; once the inspector has nothing more to learn, `untap()` removes it and
  * the relay is a plain byte pump. Byte counts come from the sockets' own counters.
  */
-
-/** How long an agent may take to read a refusal before its socket is destroyed. */
-const FAREWELL_LINGER_MS = 3_000;
 
 export interface RelayResult {
   /** Bytes from the agent to the destination. */
@@ -64,14 +62,9 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
       client.destroy();
       return;
     }
-    // Let the agent read why: send the answer, half-close, and keep reading (and dropping) what it still
-    // sends for a moment before tearing down, so that it reads the answer instead of a reset.
-    const linger = setTimeout(() => client.destroy(), FAREWELL_LINGER_MS);
-    linger.unref();
-    client.once('close', () => clearTimeout(linger));
+    // Let the agent read why instead of meeting a reset.
     farewellBytes = farewell.length;
-    client.end(farewell);
-    client.resume();
+    endWithFarewell(client, farewell);
   };
   const onClose = (): void => {
     closedCount += 1;

@@ -48,7 +48,7 @@ export function createHttpProxyServer(pipeline: Pipeline, options: HttpListenerO
     socket.on('error', () => socket.destroy());
     void handleConnect(pipeline, req, socket, head).catch(() => socket.destroy());
   });
-  server.on('upgrade', (req: IncomingMessage, socket: net.Socket) => {
+  server.on('upgrade', (_req: IncomingMessage, socket: net.Socket) => {
     socket.on('error', () => socket.destroy());
     refuseSocket(socket, {
       status: 400,

@@ -84,10 +84,9 @@ export class Pipeline {
       const stillOwner = this.stillIdentifies(next, flow, agent);
       if (stillOwner !== true) {
         closed += 1;
-        const decision: Decision = { action: 'deny', rule: 'identity', reason: `policy reload: ${stillOwner}` };
-        flow.decision = decision;
-        this.emitFlow('flow.denied', flow, { decision, enforced: true });
-        this.revoke(flow, decision.reason ?? stillOwner);
+        const reason = `policy reload: ${stillOwner}`;
+        this.recordDenial(flow, { action: 'deny', rule: 'identity', reason });
+        this.revoke(flow, reason);
         continue;
       }
       // Same agent, possibly with a new mode (audit → enforce applies to its live flows too).
@@ -99,8 +98,7 @@ export class Pipeline {
       if (decision.action === 'deny' && agent.mode === 'enforce') {
         closed += 1;
         // The new rules decide this flow again: say so (with the rule) before it is closed.
-        flow.decision = decision;
-        this.emitFlow('flow.denied', flow, { decision, enforced: true });
+        this.recordDenial(flow, decision);
         this.revoke(flow, `policy reload: ${decision.reason ?? decision.rule}`);
       }
     }
@@ -291,9 +289,7 @@ export class Pipeline {
    * flow so that its `flow.closed` says deny and names the detection. The caller ends the flow.
    */
   recordRefusal(flow: Flow, verdict: Extract<Verdict, { block: true }>): void {
-    const decision: Decision = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
-    this.emitFlow('flow.denied', flow, { decision, enforced: true });
-    flow.decision = decision;
+    this.recordDenial(flow, { action: 'deny', rule: verdict.rule, reason: verdict.reason });
   }
 
   /** Refused on its bytes before it was ever relayed: the second decision and the close. */
@@ -315,9 +311,14 @@ export class Pipeline {
   }
 
   private deny(flow: Flow, decision: Decision): Admission {
+    this.recordDenial(flow, decision);
+    return { kind: 'denied', flow, decision };
+  }
+
+  /** An enforced denial: the flow carries it (its close event says deny) and it is an event of its own. */
+  private recordDenial(flow: Flow, decision: Decision): void {
     flow.decision = decision;
     this.emitFlow('flow.denied', flow, { decision, enforced: true });
-    return { kind: 'denied', flow, decision };
   }
 
   /** Audit agents are never blocked; their denials are reported with `enforced: false`. */

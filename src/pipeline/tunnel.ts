@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { endWithFarewell } from '../flow/farewell.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
 import { FlowClassifier } from '../inspect/flow-classifier.js';
 import type { Direction } from '../inspect/types.js';
@@ -82,7 +83,7 @@ export async function runTunnel(
     const dial = await pipeline.connect(flow);
     if (!dial.ok) {
       const answer = unreachableBytes(classifier.classification.protocol, dial.message, { error: 'upstream_unreachable', reason: dial.message, flow: flow.id });
-      if (answer) endAfterAnswer(client, answer);
+      if (answer) endWithFarewell(client, answer);
       else client.destroy();
       return;
     }
@@ -125,25 +126,8 @@ function refuse(
   upstream?.destroy();
   pipeline.refuseClassified(flow, verdict);
   const answer = refusalBytes(classifier.classification.protocol, verdict.reason, body(flow, verdict));
-  if (answer) endAfterAnswer(client, answer);
+  if (answer) endWithFarewell(client, answer);
   else client.destroy();
-}
-
-/** How long a refused client may keep talking while it reads our answer. */
-const LINGER_MS = 3_000;
-
-/**
- * Sends the answer and half-closes, then keeps reading (and discarding) what the client still sends
- * until it closes or LINGER_MS pass. A client that writes before it reads (ssh sends its key exchange
- * right after our identification line) would otherwise meet a reset and never print the reason.
- */
-function endAfterAnswer(client: net.Socket, answer: Buffer): void {
-  const linger = setTimeout(() => client.destroy(), LINGER_MS);
-  linger.unref();
-  client.once('close', () => clearTimeout(linger));
-  client.on('data', () => {});
-  client.resume();
-  client.end(answer);
 }
 
 function body(flow: Flow, verdict: Extract<Verdict, { block: true }>): Record<string, string> {

@@ -22,6 +22,8 @@ export interface QuarantineEntry {
 
 export class QuarantineStateError extends Error {}
 
+const STATE_FILE_NAME = 'quarantine.json';
+
 export class QuarantineStore {
   private entries = new Map<string, QuarantineEntry>();
   private writing: Promise<void> = Promise.resolve();
@@ -29,6 +31,11 @@ export class QuarantineStore {
   private readonly unsaved = new Set<string>();
 
   private constructor(readonly file: string) {}
+
+  /** The store kept in `stateDir` (the proxy and `chokepoint quarantine` must agree on the file). */
+  static openIn(stateDir: string): Promise<QuarantineStore> {
+    return QuarantineStore.open(path.join(stateDir, STATE_FILE_NAME));
+  }
 
   static async open(file: string): Promise<QuarantineStore> {
     const store = new QuarantineStore(file);
