@@ -99,14 +99,20 @@ export async function httpsUpstream(names: string[]): Promise<Upstream & { certP
   return upstream;
 }
 
-/** TCP server that echoes what it receives and half-closes when the client does. */
-export async function echoUpstream(host = '127.0.0.1'): Promise<Upstream & { sockets: Set<net.Socket> }> {
+/**
+ * A raw TCP server on loopback that runs `onSocket` for every connection, counts connections, and
+ * destroys every open socket when it is closed. Without `allowHalfOpen` a client's FIN closes the socket.
+ */
+export async function tcpUpstream(
+  onSocket: (socket: net.Socket) => void,
+  options: { host?: string; allowHalfOpen?: boolean } = {},
+): Promise<Upstream & { sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+  const server = net.createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    socket.pipe(socket);
+    onSocket(socket);
   });
   const upstream = {
     port: 0,
@@ -119,6 +125,11 @@ export async function echoUpstream(host = '127.0.0.1'): Promise<Upstream & { soc
     },
   };
   server.on('connection', () => (upstream.connections += 1));
-  upstream.port = await listening(server, host);
+  upstream.port = await listening(server, options.host ?? '127.0.0.1');
   return upstream;
+}
+
+/** TCP server that echoes what it receives and half-closes when the client does. */
+export function echoUpstream(host = '127.0.0.1'): Promise<Upstream & { sockets: Set<net.Socket> }> {
+  return tcpUpstream((socket) => socket.pipe(socket), { host, allowHalfOpen: true });
 }

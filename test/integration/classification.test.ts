@@ -17,29 +17,11 @@ import { admittedFlowOf, nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { connectTunnel, readHead, readToEnd, whenClosed } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
-import { echoUpstream, httpsUpstream, httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { echoUpstream, httpsUpstream, httpUpstream, tcpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 /** A TCP server that speaks first (`220 hello`, like SMTP) and counts its connections. */
-async function bannerServer(): Promise<{ port: number; connections: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    banner.connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.write('220 hello\r\n');
-  });
-  const banner = {
-    port: 0,
-    connections: 0,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  banner.port = (server.address() as AddressInfo).port;
-  return banner;
+function bannerServer(): Promise<Upstream> {
+  return tcpUpstream((socket) => socket.write('220 hello\r\n'));
 }
 
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

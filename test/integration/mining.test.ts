@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { admittedFlowOf, eventually, nextEvent } from '../helpers/event-waits.js
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { connectTo, connectTunnel, echoRoundTrip, readToEnd } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
-import { echoUpstream, httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { echoUpstream, httpUpstream, tcpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 const WALLET = '44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';
 const XMRIG_LOGIN =
@@ -35,29 +35,23 @@ interface Pool {
 }
 
 async function fakePool(): Promise<Pool> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    pool.connections += 1;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
+  const counted = { bytes: 0 };
+  const upstream = await tcpUpstream((socket) => {
     socket.on('data', (chunk: Buffer) => {
-      pool.bytes += chunk.length;
+      counted.bytes += chunk.length;
       if (chunk.includes(0x0a)) socket.write(POOL_ANSWER);
     });
   });
-  const pool: Pool = {
-    port: 0,
-    connections: 0,
-    bytes: 0,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+  return {
+    port: upstream.port,
+    get connections() {
+      return upstream.connections;
     },
+    get bytes() {
+      return counted.bytes;
+    },
+    close: () => upstream.close(),
   };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  pool.port = (server.address() as AddressInfo).port;
-  return pool;
 }
 
 /**

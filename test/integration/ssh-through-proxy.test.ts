@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import { tcpUpstream } from '../helpers/upstreams.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,32 +90,16 @@ interface SshServer {
 }
 
 async function startSshServer(lab: SshLab, authorizedKeys: string): Promise<SshServer> {
-  const children = new Set<ReturnType<typeof spawn>>();
   const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no'];
-  const server = net.createServer((socket) => {
-    sshServer.connections += 1;
+  return tcpUpstream((socket) => {
     const sshd = spawn(SSHD, ['-i', '-e', '-f', lab.sshdConfig, ...sshdOptions], { stdio: ['pipe', 'pipe', 'ignore'] });
-    children.add(sshd);
-    sshd.once('exit', () => {
-      children.delete(sshd);
-      socket.end();
-    });
+    sshd.once('exit', () => socket.end());
     socket.pipe(sshd.stdin);
     sshd.stdout.pipe(socket);
-    socket.on('error', () => sshd.kill());
+    // Closing the server destroys its sockets, and with them their sshd.
+    socket.on('close', () => sshd.kill());
     sshd.stdin.on('error', () => socket.destroy());
   });
-  const sshServer: SshServer = {
-    port: 0,
-    connections: 0,
-    close: async () => {
-      for (const child of children) child.kill();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  sshServer.port = (server.address() as AddressInfo).port;
-  return sshServer;
 }
 
 const lab = process.getuid?.() === 0 ? prepareSshLab() : { unavailable: 'sshd needs root (privilege separation)' };
