@@ -14,6 +14,7 @@ import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QuarantineStore } from './quarantine/store.js';
+import { startAdmin, type AdminParts } from './admin/start-admin.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -34,6 +35,12 @@ export interface RunningProxy {
   /** Bound addresses (port 0 in the config becomes the real port here). */
   readonly http?: AddressInfo;
   readonly socks?: AddressInfo;
+  /** The admin API listener, when `listen.admin` is set. */
+  readonly admin?: AddressInfo;
+  /** Prometheus metrics (other parts add theirs here: see src/metrics/metrics.ts). */
+  readonly metrics: AdminParts['metrics'];
+  /** Training-step markers per agent, applied to every event of the agent. */
+  readonly markers: AdminParts['markers'];
   /** Reloads rules now; resolves to whether the new rules were accepted. */
   reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
   stop(): Promise<void>;
@@ -79,6 +86,16 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
   let socksAddress: AddressInfo | undefined;
+  let adminAddress: AddressInfo | undefined;
+  let stopping = false;
+  const admin = startAdmin({
+    events,
+    pipeline,
+    registry,
+    resolve: (host) => resolver.resolve(host),
+    reload: (trigger) => reload(trigger),
+    readiness: () => ({ ready: !stopping && servers.every(({ server }) => server.listening), checks: { rules_loaded: true, listeners_bound: servers.every(({ server }) => server.listening), stopping } }),
+  });
   try {
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
@@ -95,6 +112,14 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       servers.push(track(server));
       socksAddress = await listen(server, config.listen.socks, 'socks');
       keepServing(server, 'socks', events);
+    }
+    if (config.listen.admin) {
+      const server = await admin.createServer(config.admin).catch((error: unknown) => {
+        throw new StartupError(`admin API: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      servers.push(track(server));
+      adminAddress = await listen(server, config.listen.admin, 'admin');
+      keepServing(server, 'admin', events);
     }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
@@ -130,6 +155,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     details: {
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
+      ...(adminAddress ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
       rules: config.rulesDir,
       // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
       inspect: config.inspect,
@@ -143,8 +169,12 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     registry,
     ...(httpAddress ? { http: httpAddress } : {}),
     ...(socksAddress ? { socks: socksAddress } : {}),
+    ...(adminAddress ? { admin: adminAddress } : {}),
+    metrics: admin.metrics,
+    markers: admin.markers,
     reload,
     async stop(): Promise<void> {
+      stopping = true;
       process.off('SIGHUP', onHangup);
       watcher?.close();
       await reloading;
@@ -152,6 +182,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       await Promise.all(servers.map(closeServer));
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
+      admin.detach();
     },
   };
 }

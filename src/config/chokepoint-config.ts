@@ -8,7 +8,8 @@ export type { ListenAddress } from './addresses.js';
 
 export interface ChokepointConfig {
   /** `null` disables that listener. */
-  listen: { http: ListenAddress | null; socks: ListenAddress | null };
+  /** `admin` (the admin API) is off when absent or null. */
+  listen: { http: ListenAddress | null; socks: ListenAddress | null; admin?: ListenAddress | null };
   /** Absolute path of the rules directory. */
   rulesDir: string;
   /**
@@ -35,6 +36,8 @@ export interface ChokepointConfig {
   };
   timeouts: { headerMs: number; connectMs: number; idleMs: number; peekMs: number };
   limits: { maxHeaderBytes: number; maxFlowsTotal: number; maxFlowsPerAgent: number };
+  /** The admin API's bearer token (`tokenFile` absolute), else CHOKEPOINT_ADMIN_TOKEN (src/admin/token.ts). */
+  admin?: { token?: string; tokenFile?: string };
 }
 
 /**

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { normaliseHostname } from '../net/hostname.js';
 import { parseAddressText, parseListenAddress, type ListenAddress } from './addresses.js';
+import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
 
@@ -34,10 +35,25 @@ const listenAddress = (fallback: ListenAddress) =>
     .nullable()
     .default(() => ({ ...fallback }));
 
+/** The admin API: off unless given; "PORT" or ":PORT" listens on loopback (src/config/admin-address.ts). */
+const adminListenAddress = z
+  .string()
+  .transform((text, ctx) => {
+    const parsed = parseAdminListenAddress(text);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.listen;
+  })
+  .nullable()
+  .default(null);
+
 const listenSchema = z
   .strictObject({
     http: listenAddress(DEFAULT_CONFIG.listen.http),
     socks: listenAddress(DEFAULT_CONFIG.listen.socks),
+    admin: adminListenAddress,
   })
   .prefault({})
   .superRefine((listen, ctx) => {
@@ -166,6 +182,10 @@ export const configFileSchema = z
     dns: dnsSchema,
     timeouts: timeoutsSchema,
     limits: limitsSchema,
+    admin: z
+      .strictObject({ token: z.string().min(1, 'token is empty').optional(), token_file: z.string().min(1, 'token_file is empty').optional() })
+      .refine((admin) => admin.token === undefined || admin.token_file === undefined, { message: 'give token or token_file, not both' })
+      .optional(),
   })
   .transform(
     (raw): ChokepointConfig => ({
@@ -178,5 +198,6 @@ export const configFileSchema = z
       dns: raw.dns,
       timeouts: raw.timeouts,
       limits: raw.limits,
+      ...(raw.admin ? { admin: { ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}), ...(raw.admin.token_file !== undefined ? { tokenFile: raw.admin.token_file } : {}) } } : {}),
     }),
   );

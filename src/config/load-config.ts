@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseListenAddress } from './addresses.js';
+import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { configFileSchema } from './config-schema.js';
 import type { ConfigError } from './errors.js';
@@ -21,6 +22,8 @@ export interface CliOverrides {
   socks?: string;
   /** A path, or "-" for JSON lines on stdout. */
   events?: string;
+  /** The admin API listener, HOST:PORT or PORT (loopback). */
+  admin?: string;
 }
 
 /** `file` of the errors reported for flags. */
@@ -63,6 +66,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   config.rulesDir = path.resolve(baseDir, config.rulesDir);
   config.stateDir = path.resolve(baseDir, config.stateDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
+  if (config.admin?.tokenFile !== undefined) config.admin.tokenFile = path.resolve(baseDir, config.admin.tokenFile);
   return { ok: true, config };
 }
 
@@ -81,6 +85,11 @@ export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverri
     if (overrides[flag] === '') {
       errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: 'is empty' });
     }
+  }
+  if (overrides.admin !== undefined) {
+    const parsed = parseAdminListenAddress(overrides.admin);
+    if (parsed.ok) listen.admin = parsed.listen;
+    else errors.push({ file: COMMAND_LINE, line: 0, path: '--admin', message: parsed.message });
   }
   if (errors.length > 0) return { ok: false, errors };
 

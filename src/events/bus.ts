@@ -16,6 +16,12 @@ export class EventBus {
   private sequence = 0;
   private readonly sinks: EventSink[] = [];
   private readonly listeners = new Set<(event: ChokepointEvent) => void>();
+  /** Adds to each event before it is shaped (training-step markers → labels); one hook, set once. */
+  private enrich: ((input: EventInput) => EventInput) | undefined;
+
+  setEnricher(enrich: (input: EventInput) => EventInput): void {
+    this.enrich = enrich;
+  }
 
   addSink(sink: EventSink): void {
     this.sinks.push(sink);
@@ -28,7 +34,7 @@ export class EventBus {
   }
 
   emit(input: EventInput): ChokepointEvent {
-    const event = shapeEvent(input, ++this.sequence, new Date());
+    const event = shapeEvent(this.enrich ? this.enrich(input) : input, ++this.sequence, new Date());
     for (const sink of this.sinks) sink.write(event);
     for (const listener of this.listeners) listener(event);
     return event;

@@ -17,6 +17,10 @@ export type EventName =
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
+  /** An operator ended a live flow through the admin API (its flow.closed follows). */
+  | 'flow.killed'
+  /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
+  | 'marker.set'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';
@@ -71,6 +75,8 @@ export interface ClassificationFields {
   ssh?: { client_banner?: string; server_banner?: string; hassh?: string; hassh_server?: string };
   stratum?: { dialect?: string; method?: string; agent?: string; login?: string; worker?: string; algorithm?: string };
   websocket?: boolean;
+  /** Milliseconds from the flow's start until its protocol was named (tunnels only). */
+  time_ms?: number;
 }
 
 export interface DetectionFields {
