@@ -46,6 +46,7 @@ export function startAdmin(context: Omit<AdminContext, 'metrics' | 'markers'> & 
     async createServer(sources): Promise<http.Server> {
       const token = await resolveAdminToken(sources);
       if (!token.ok) throw new AdminTokenError(token.message);
+      metrics.includeProcessMetrics();
       return createAdminServer({ ...context, metrics, markers }, token.token);
     },
     detach: unsubscribe,

@@ -47,7 +47,7 @@ const adminListenAddress = z
     return parsed.listen;
   })
   .nullable()
-  .default(null);
+  .optional();
 
 const listenSchema = z
   .strictObject({

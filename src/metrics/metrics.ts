@@ -110,8 +110,19 @@ export class ChokepointMetrics {
         for (const { agent, entry, count } of counts.values()) this.set({ agent, entry }, count);
       },
     });
+  }
+
+  /**
+   * Adds Node's process metrics (CPU, memory, event-loop lag, handles) under `chokepoint_`. Only when
+   * something scrapes (the admin listener is on): the event-loop monitor it enables is never released.
+   */
+  includeProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
     collectDefaultMetrics({ register: this.registry, prefix: 'chokepoint_' });
   }
+
+  private processMetrics = false;
 
   /** The `agent` label of a name: itself when the rules define it, `unknown` otherwise. */
   agentLabel(name: string | undefined): string {
