@@ -57,6 +57,8 @@ allow:
     expect((await closed).event.reason).toBe('agent coder is quarantined');
     expect((await quarantined).event.reason).toContain('operator saw exfiltration');
 
+    const decided = await adminCall(adminPort(), 'POST', '/v1/decide', { token, body: { agent: 'coder', target: `echo.test:${echo.port}` } });
+    expect(decided.json).toMatchObject({ action: 'deny', rule: 'quarantine', stage: 'quarantine' });
     const refused = await connectTunnel(proxyPort(), `echo.test:${echo.port}`);
     expect(refused.status).toBe(403);
     expect(refused.body).toContain('quarantined');
