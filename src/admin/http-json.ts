@@ -59,6 +59,13 @@ export function readJson(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Pro
       failed = true;
       reject(new HttpError(400, 'bad_request', `request body could not be read: ${error.message}`));
     });
+    // A client that goes away mid-body: settle rather than leave the handler waiting forever.
+    req.once('close', () => {
+      if (!req.complete && !failed) {
+        failed = true;
+        reject(new HttpError(400, 'bad_request', 'the client closed the connection before the body ended'));
+      }
+    });
     req.once('end', () => {
       if (failed) return;
       const text = Buffer.concat(chunks).toString('utf8');

@@ -5,7 +5,7 @@ import { adminCall, adminToken } from '../helpers/admin.js';
 import { curl } from '../helpers/curl.js';
 import { nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
-import { connectTunnel, echoRoundTrip, whenClosed } from '../helpers/raw-clients.js';
+import { connectTo, connectTunnel, echoRoundTrip, sendRaw, whenClosed } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
 import { echoUpstream, httpUpstream, type Upstream } from '../helpers/upstreams.js';
 
@@ -237,6 +237,16 @@ allow:
     expect(again.status).toBe(404);
     const badBody = await adminCall(adminPort, 'DELETE', '/v1/flows/x', { token, body: { reason: 5 } });
     expect(badBody.status).toBe(400);
+  });
+
+  it('survives a client that leaves mid-body and garbage on the socket', async () => {
+    const leaving = await connectTo(adminPort);
+    leaving.write(`POST /v1/decide HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100\r\n\r\n{"agent"`);
+    leaving.destroy();
+    const garbage = await sendRaw(adminPort, 'NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage.toString()).toMatch(/^HTTP\/1\.1 400/);
+    expect((await adminCall(adminPort, 'GET', '/v1/ready', { token })).status).toBe(200);
+    expect(proxy.log.named('listener.error')).toEqual([]);
   });
 
   it('reloads the rules, and reports rejected rules with 422 while the old ones keep serving', async () => {
