@@ -10,7 +10,8 @@ import { ListenError, startProxy, StartupError } from './server.js';
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
 Usage:
-  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--dns HOST:PORT]
+                 [--events FILE]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint --help
@@ -20,6 +21,9 @@ run      Start the proxy.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
+  --dns HOST:PORT     DNS server for agents (UDP and TCP), e.g. 127.0.0.1:5353. Default: off.
+                      Answers only names the agent's rules can reach, vets the addresses, forwards to
+                      dns.upstreams (config; default: the system's resolvers).
   --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
   Rules reload when their files change and on SIGHUP; an invalid change is rejected (config.rejected
   event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  let values: { config?: string; rules?: string; http?: string; socks?: string; events?: string; help?: boolean };
+  let values: { config?: string; rules?: string; http?: string; socks?: string; dns?: string; events?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -62,6 +66,7 @@ async function run(args: string[]): Promise<number> {
         rules: { type: 'string' },
         http: { type: 'string' },
         socks: { type: 'string' },
+        dns: { type: 'string' },
         events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -92,7 +97,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`].filter(Boolean).join(', ');
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.dns && `dns ${proxy.dns.address}:${proxy.dns.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
   if (!configured.config.inspect) {
     process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { normaliseHostname } from '../net/hostname.js';
-import { parseAddressText, parseListenAddress, type ListenAddress } from './addresses.js';
+import { parseAddressText, parseListenAddress, parseServerAddress, type ListenAddress } from './addresses.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
 
@@ -34,10 +34,25 @@ const listenAddress = (fallback: ListenAddress) =>
     .nullable()
     .default(() => ({ ...fallback }));
 
+/** A listener that is off unless configured (`dns`). */
+const optionalListenAddress = z
+  .string()
+  .transform((text, ctx) => {
+    const parsed = parseListenAddress(text);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.listen;
+  })
+  .nullable()
+  .default(null);
+
 const listenSchema = z
   .strictObject({
     http: listenAddress(DEFAULT_CONFIG.listen.http),
     socks: listenAddress(DEFAULT_CONFIG.listen.socks),
+    dns: optionalListenAddress,
   })
   .prefault({})
   .superRefine((listen, ctx) => {
@@ -109,6 +124,18 @@ const dnsSchema = z
     max_ttl_s: seconds(DEFAULT_CONFIG.dns.maxTtlSeconds),
     negative_ttl_s: seconds(DEFAULT_CONFIG.dns.negativeTtlSeconds),
     timeout_ms: milliseconds(DEFAULT_CONFIG.dns.timeoutMs),
+    upstreams: z
+      .array(
+        z.string().transform((text, ctx) => {
+          const parsed = parseServerAddress(text);
+          if (!parsed.ok) {
+            ctx.addIssue({ code: 'custom', message: parsed.message });
+            return z.NEVER;
+          }
+          return parsed.server;
+        }),
+      )
+      .default([]),
   })
   .prefault({})
   .superRefine((dns, ctx) => {
@@ -123,6 +150,7 @@ const dnsSchema = z
     maxTtlSeconds: dns.max_ttl_s,
     negativeTtlSeconds: dns.negative_ttl_s,
     timeoutMs: dns.timeout_ms,
+    upstreams: dns.upstreams,
   }));
 
 const timeoutsSchema = z
