@@ -36,7 +36,7 @@ export interface LabelShape {
  * Random text of length n over an alphabet of k symbols has an entropy close to log2(min(n, k)); words,
  * hostnames and most CDN names sit well below it (repeated letters, few digits). A label counts as
  * encoded at 80 % of that ceiling with at least two digits and two letters: 32 random hex digits reach
- * ~3.7 of 4 bits, 50 base32 characters ~4.6 of 5.
+ * ~3.7 of 4 bits, 50 base32 characters ~4.6 of 5. A hyphenated label needs one hyphen-free run that long.
  */
 export function labelShape(label: string): LabelShape {
   const text = label.toLowerCase();
@@ -46,7 +46,9 @@ export function labelShape(label: string): LabelShape {
   const ceiling = Math.log2(Math.min(text.length, alphabetSize));
   const digits = text.match(DIGIT)?.length ?? 0;
   const letters = text.match(LETTER)?.length ?? 0;
-  const encoded = text.length >= MIN_ENCODED_LABEL && digits >= 2 && letters >= 2 && entropy >= 0.8 * ceiling;
+  // Encoded data is one run of characters; hyphens join words and ids ("my-load-balancer-1234567890").
+  const longestRun = Math.max(...text.split('-').map((piece) => piece.length));
+  const encoded = longestRun >= MIN_ENCODED_LABEL && digits >= 2 && letters >= 2 && entropy >= 0.8 * ceiling;
   return { length: text.length, entropy, alphabet, encoded };
 }
 

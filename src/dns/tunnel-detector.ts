@@ -106,6 +106,11 @@ export class DnsTunnelDetector {
     return { ...finding, first: true };
   }
 
+  /** How many (agent, parent) entries are kept (bounded by `maxParents`). */
+  get trackedParents(): number {
+    return this.parents.size;
+  }
+
   private judge(parent: string, state: ParentState, payload: EncodedPayload): Omit<TunnelFinding, 'first'> | undefined {
     const unique = state.names.size;
     const seconds = Math.round(this.options.windowMs / 1000);
