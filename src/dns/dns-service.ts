@@ -104,7 +104,7 @@ export class DnsService {
     const query = parsed.query;
     const snapshot = this.parts.policy();
     const agent = snapshot.identities.bySource(client.address);
-    const outcome = await this.decide(query, agent ?? snapshot.unknownAgent, agent === undefined && snapshot.ruleSet.requireCredentials, snapshot);
+    const outcome = await this.decide(query, client, agent ?? snapshot.unknownAgent, agent === undefined && snapshot.ruleSet.requireCredentials, snapshot);
     const parts: ResponseParts = {
       id: query.id,
       recursionDesired: query.recursionDesired,
@@ -121,7 +121,7 @@ export class DnsService {
     return response;
   }
 
-  private async decide(query: DnsQuery, agent: AgentPolicy, credentialsRequired: boolean, snapshot: PolicySnapshot): Promise<Outcome> {
+  private async decide(query: DnsQuery, client: DnsClient, agent: AgentPolicy, credentialsRequired: boolean, snapshot: PolicySnapshot): Promise<Outcome> {
     const enforce = agent.mode === 'enforce';
     if (credentialsRequired) {
       return prohibited({ action: 'deny', rule: 'auth.required', reason: 'this client is not identified by its source address and proxy credentials are required; DNS is served to identified agents only' });
@@ -154,7 +154,7 @@ export class DnsService {
       return blocked(RCODE.REFUSED, { action: 'deny', rule: 'dns.type', reason: `${typeName(type)} queries are not served (forwarded: ${[...FORWARDED_TYPES].join(', ')})` }, true, EDE.NOT_SUPPORTED);
     }
 
-    const refusal = this.judgeDetections(agent, host, type, snapshot);
+    const refusal = this.judgeDetections(client, agent, host, type, snapshot);
     if (refusal !== undefined) return refusal;
 
     const fixed = this.parts.hosts.get(host);
@@ -203,14 +203,14 @@ export class DnsService {
   }
 
   /** Intel lists and the tunnel detector; the refusal when the strongest action blocks. */
-  private judgeDetections(agent: AgentPolicy, host: string, type: string, snapshot: PolicySnapshot): Outcome | undefined {
+  private judgeDetections(client: DnsClient, agent: AgentPolicy, host: string, type: string, snapshot: PolicySnapshot): Outcome | undefined {
     const ruleSet = snapshot.ruleSet;
     const findings: ProtocolFinding[] = judgeTarget(ruleSet, host, 0);
     const tunnel = this.parts.detector.observe({ agent: agent.name, name: host, type, atMs: Date.now() });
     const tunnelFinding = tunnel === undefined ? undefined : asFinding(tunnel, detectionAction(ruleSet, 'dns_tunnel'));
     const enforce = agent.mode === 'enforce';
     const reported = [...findings, ...(tunnel?.first && tunnelFinding ? [tunnelFinding] : [])];
-    for (const finding of reported) this.emitDetection(agent, host, type, finding, enforce);
+    for (const finding of reported) this.emitDetection(client, agent, host, type, finding, enforce);
     const all = tunnelFinding ? [...findings, tunnelFinding] : findings;
     const action = strongestAction(all);
     if (!enforce || action === undefined || action === 'alert') return undefined;
@@ -224,20 +224,20 @@ export class DnsService {
     return blocked(RCODE.REFUSED, decision, true);
   }
 
-  private emitDetection(agent: AgentPolicy, host: string, type: string, finding: ProtocolFinding, enforce: boolean): void {
+  private emitDetection(client: DnsClient, agent: AgentPolicy, host: string, type: string, finding: ProtocolFinding, enforce: boolean): void {
     this.parts.events.emit({
       name: `detection.${finding.kind}`,
       kind: 'alert',
       agent: agent.name,
       agentMode: agent.mode,
+      source: { ip: client.address, port: client.port },
       destination: { domain: host, port: 53 },
-      transport: 'udp',
+      transport: client.transport,
       protocol: 'dns',
       reason: finding.reason,
       enforced: enforce && finding.action !== 'alert',
-      detection: { kind: finding.kind, confidence: finding.confidence, evidence: finding.evidence, action: finding.action, time_to_detect_ms: 0 },
-      dnsDetails: { chain: [host] },
-      dns: { id: 0, question: { name: host, type: typeName(type) }, response_code: '' },
+      // Detected on the query itself, before anything was forwarded.
+      detection: { kind: finding.kind, confidence: finding.confidence, evidence: `${finding.evidence} (query type ${typeName(type)})`, action: finding.action, time_to_detect_ms: 0 },
     });
   }
 

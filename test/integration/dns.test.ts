@@ -37,6 +37,14 @@ deny:
   - { host: blocked.allowed.test, reason: "blocked.allowed.test hosts user uploads; use the artifact store" }
 `;
 
+/** An audit-mode agent on another loopback address: answered unfiltered, reported. */
+const AUDITED = `agent: audited-agent
+identify: { sources: ["127.0.0.3/32"] }
+mode: audit
+allow:
+  - { host: allowed.test, ports: [443] }
+`;
+
 const records: dnsPacket.Answer[] = [
   { name: 'allowed.test', type: 'A', ttl: 3600, data: '140.82.112.3' },
   { name: 'allowed.test', type: 'AAAA', ttl: 3600, data: '2606:50c0:8000::153' },
@@ -63,7 +71,7 @@ let dnsPort: number;
 
 beforeAll(async () => {
   upstream = await dnsUpstream({ records, truncateOverUdp: ['big.test'] });
-  rules = await tempRules(POLICY, { 'resolver-agent': AGENT });
+  rules = await tempRules(POLICY, { 'resolver-agent': AGENT, 'audited-agent': AUDITED });
   const dead = await deadUdpPort();
   proxy = await startTestProxy(rules.dir, (config) => {
     config.listen.dns = { host: '127.0.0.1', port: 0 };
@@ -204,6 +212,24 @@ describe('DNS listener with dig', () => {
     } finally {
       await proxy.proxy.pipeline.quarantine.release('resolver-agent');
     }
+  });
+});
+
+describe('DNS listener: identity and audit mode', () => {
+  it('refuses an unidentified client with REFUSED + EDE 18, without asking upstream', async () => {
+    const out = await dig(dnsPort, ['-b', '127.0.0.2', 'www.allowed.test', 'TXT']);
+    expect(out).toContain('status: REFUSED');
+    expect(out).toMatch(/EDE: 18 \(Prohibited\).*not identified/);
+    expect(upstream.asked.some((entry) => entry.startsWith('www.allowed.test TXT'))).toBe(false);
+  });
+
+  it('answers an audit-mode agent unfiltered and reports what enforce would have refused', async () => {
+    const out = await dig(dnsPort, ['-b', '127.0.0.3', 'meta.test']);
+    expect(out).toContain('status: NOERROR');
+    expect(out).toMatch(/IN\s+A\s+169\.254\.169\.254/);
+    const event = await proxy.log.waitFor((e) => e.event.action === 'dns.query' && e.chokepoint.agent === 'audited-agent');
+    expect(event.chokepoint.action).toBe('deny');
+    expect(event.chokepoint.enforced).toBe(false);
   });
 });
 
