@@ -25,6 +25,7 @@ import type { FlowRegistry } from '../flow/registry.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { NameMemory } from '../net/name-memory.js';
 import type { PolicySnapshot } from '../pipeline/policy-snapshot.js';
+import { BUILT_IN_RULES } from '../policy/decision-text.js';
 import { judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import { detectionAction, type AgentPolicy, type Decision } from '../policy/types.js';
 import { quarantineAgent } from '../quarantine/quarantine-agent.js';
@@ -140,10 +141,11 @@ export class DnsService {
     const reach = view.reach(host);
     let auditDenial: Decision | undefined;
     if (reach.kind === 'denied') {
-      if (reach.decision.rule === 'unknown-agent') return prohibited(reach.decision);
+      if (reach.decision.rule === BUILT_IN_RULES.unknownAgent) return prohibited(reach.decision);
       if (enforce) return blocked(RCODE.NXDOMAIN, reach.decision, true);
       auditDenial = reach.decision;
     }
+    // An audit agent's denied name has no resolvable port; its answer is only reported, judged as for 443.
     const ports = reach.kind === 'resolvable' ? reach.ports : [443];
 
     const type = query.question.type;
