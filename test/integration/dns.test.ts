@@ -297,3 +297,26 @@ function tcpPipeline(port: number, messages: Buffer[]): Promise<dnsPacket.Decode
     });
   });
 }
+
+describe('DNS over TCP: idle connections', () => {
+  it('closes a TCP connection that sends nothing, after timeouts.header_ms', async () => {
+    const idleRules = await tempRules(POLICY, { 'resolver-agent': AGENT });
+    const idleProxy = await startTestProxy(idleRules.dir, (config) => {
+      config.listen.dns = { host: '127.0.0.1', port: 0 };
+      config.dns.upstreams = [{ host: '127.0.0.1', port: upstream.port }];
+      config.timeouts.headerMs = 200;
+    });
+    try {
+      const socket = net.connect(idleProxy.proxy.dns?.port ?? 0, '127.0.0.1');
+      const closedByServer = await new Promise<boolean>((resolve) => {
+        socket.on('error', () => resolve(false));
+        socket.on('end', () => resolve(true));
+      });
+      expect(closedByServer).toBe(true);
+      socket.destroy();
+    } finally {
+      await idleProxy.stop();
+      await idleRules.remove();
+    }
+  });
+});
