@@ -11,8 +11,8 @@ import { ListenError, startProxy, StartupError } from './server.js';
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
 Usage:
-  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
-                 [--admin HOST:PORT]
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--dns HOST:PORT]
+                 [--events FILE] [--admin HOST:PORT]
   chokepoint check --agent AGENT HOST:PORT [--protocol P] [--config FILE] [--rules DIR] [--state DIR] [--json]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
@@ -23,6 +23,9 @@ run      Start the proxy.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
+  --dns HOST:PORT     DNS server for agents (UDP and TCP), e.g. 127.0.0.1:5353. Default: off.
+                      Answers only names the agent's rules can reach, vets the addresses, forwards to
+                      dns.upstreams (config; default: the system's resolvers).
   --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
   --admin HOST:PORT   Admin API + /metrics listener (PORT alone = 127.0.0.1:PORT). Default: off.
                       Needs a bearer token: config admin.token_file / admin.token, or
@@ -65,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  let values: { config?: string; rules?: string; http?: string; socks?: string; events?: string; admin?: string; help?: boolean };
+  let values: { config?: string; rules?: string; http?: string; socks?: string; dns?: string; events?: string; admin?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -74,6 +77,7 @@ async function run(args: string[]): Promise<number> {
         rules: { type: 'string' },
         http: { type: 'string' },
         socks: { type: 'string' },
+        dns: { type: 'string' },
         events: { type: 'string' },
         admin: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -105,7 +109,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.admin && `admin ${proxy.admin.address}:${proxy.admin.port}`].filter(Boolean).join(', ');
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.dns && `dns ${proxy.dns.address}:${proxy.dns.port}`, proxy.admin && `admin ${proxy.admin.address}:${proxy.admin.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
   if (!configured.config.inspect) {
     process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');

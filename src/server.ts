@@ -10,7 +10,10 @@ import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
 import { createSocks5Server } from './listeners/socks5.js';
+import { NameMemory } from './net/name-memory.js';
 import { Resolver } from './net/resolver.js';
+import { startDnsListener, type DnsListener } from './listeners/dns.js';
+import { startDnsService } from './dns/start-dns.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QuarantineStore } from './quarantine/store.js';
@@ -41,6 +44,10 @@ export interface RunningProxy {
   readonly metrics: AdminParts['metrics'];
   /** Training-step markers per agent, applied to every event of the agent. */
   readonly markers: AdminParts['markers'];
+  /** The DNS listener's address (UDP and TCP share it), when `listen.dns` is set. */
+  readonly dns?: AddressInfo;
+  /** Which names each agent was told resolve to which addresses (DNS answers; read by transparent flows). */
+  readonly names: NameMemory;
   /** Reloads rules now; resolves to whether the new rules were accepted. */
   reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
   stop(): Promise<void>;
@@ -67,7 +74,9 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   if (!initial.ok) throw new StartupError(`rules in ${config.rulesDir} are invalid:\n${initial.errors.join('\n')}`);
 
   const registry = new FlowRegistry({ maxTotal: config.limits.maxFlowsTotal, maxPerAgent: config.limits.maxFlowsPerAgent });
-  const resolver = new Resolver({ hosts: config.hosts, ...config.dns });
+  const upstreamServers = config.dns.upstreams.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`));
+  const resolver = new Resolver({ hosts: config.hosts, ...config.dns, ...(upstreamServers.length > 0 ? { servers: upstreamServers } : {}) });
+  const names = new NameMemory();
   let quarantine: QuarantineStore;
   try {
     quarantine = await QuarantineStore.openIn(config.stateDir);
@@ -96,6 +105,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     reload: (trigger) => reload(trigger),
     readiness: () => ({ ready: !stopping && servers.every(({ server }) => server.listening), checks: { rules_loaded: true, listeners_bound: servers.every(({ server }) => server.listening), stopping } }),
   });
+  let dnsListener: DnsListener | undefined;
   try {
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
@@ -120,6 +130,19 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       servers.push(track(server));
       adminAddress = await listen(server, config.listen.admin, 'admin');
       keepServing(server, 'admin', events);
+    }
+    if (config.listen.dns) {
+      const service = startDnsService(config, { policy: () => pipeline.policy, quarantine, events, registry, names });
+      if ('error' in service) throw new StartupError(service.error);
+      const where = config.listen.dns;
+      dnsListener = await startDnsListener(service.service, where, {
+        idleMs: config.timeouts.headerMs,
+        onError: (transport, error) =>
+          events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', reason: `dns ${transport} listener: ${error.code ?? error.message}`, error: { ...(error.code ? { code: error.code } : {}), message: error.message } }),
+      }).catch((error: NodeJS.ErrnoException) => {
+        const why = (error.code && LISTEN_ERROR_TEXT[error.code]) ?? error.code ?? error.message;
+        throw new ListenError(`cannot listen for dns on ${where.host}:${where.port}: ${why}`);
+      });
     }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
@@ -156,6 +179,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
       ...(adminAddress ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
+      dns: dnsListener ? `${dnsListener.address.address}:${dnsListener.address.port}` : null,
       rules: config.rulesDir,
       // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
       inspect: config.inspect,
@@ -172,6 +196,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     ...(adminAddress ? { admin: adminAddress } : {}),
     metrics: admin.metrics,
     markers: admin.markers,
+    ...(dnsListener ? { dns: dnsListener.address } : {}),
+    names,
     reload,
     async stop(): Promise<void> {
       stopping = true;
@@ -179,7 +205,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       watcher?.close();
       await reloading;
       pipeline.terminateAll('proxy stopping');
-      await Promise.all(servers.map(closeServer));
+      await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
       admin.detach();

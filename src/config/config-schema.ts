@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { normaliseHostname } from '../net/hostname.js';
-import { parseAddressText, parseListenAddress, type ListenAddress } from './addresses.js';
+import { parseAddressText, parseListenAddress, parseServerAddress, type ListenAddress } from './addresses.js';
 import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
@@ -35,25 +35,28 @@ const listenAddress = (fallback: ListenAddress) =>
     .nullable()
     .default(() => ({ ...fallback }));
 
-/** The admin API: off unless given; "PORT" or ":PORT" listens on loopback (src/config/admin-address.ts). */
-const adminListenAddress = z
-  .string()
-  .transform((text, ctx) => {
-    const parsed = parseAdminListenAddress(text);
-    if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.message });
-      return z.NEVER;
-    }
-    return parsed.listen;
-  })
-  .nullable()
-  .optional();
+/** A listener that is off unless configured: "HOST:PORT" read by `parse`, or null. */
+const optionalListenAddress = (parse: typeof parseListenAddress) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parse(text);
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', message: parsed.message });
+        return z.NEVER;
+      }
+      return parsed.listen;
+    })
+    .nullable();
 
 const listenSchema = z
   .strictObject({
     http: listenAddress(DEFAULT_CONFIG.listen.http),
     socks: listenAddress(DEFAULT_CONFIG.listen.socks),
-    admin: adminListenAddress,
+    /** The admin API; "PORT" or ":PORT" listens on loopback (src/config/admin-address.ts). */
+    admin: optionalListenAddress(parseAdminListenAddress).optional(),
+    /** The DNS listener (UDP and TCP on one address). */
+    dns: optionalListenAddress(parseListenAddress).default(null),
   })
   .prefault({})
   .superRefine((listen, ctx) => {
@@ -125,6 +128,18 @@ const dnsSchema = z
     max_ttl_s: seconds(DEFAULT_CONFIG.dns.maxTtlSeconds),
     negative_ttl_s: seconds(DEFAULT_CONFIG.dns.negativeTtlSeconds),
     timeout_ms: milliseconds(DEFAULT_CONFIG.dns.timeoutMs),
+    upstreams: z
+      .array(
+        z.string().transform((text, ctx) => {
+          const parsed = parseServerAddress(text);
+          if (!parsed.ok) {
+            ctx.addIssue({ code: 'custom', message: parsed.message });
+            return z.NEVER;
+          }
+          return parsed.server;
+        }),
+      )
+      .default([]),
   })
   .prefault({})
   .superRefine((dns, ctx) => {
@@ -139,6 +154,7 @@ const dnsSchema = z
     maxTtlSeconds: dns.max_ttl_s,
     negativeTtlSeconds: dns.negative_ttl_s,
     timeoutMs: dns.timeout_ms,
+    upstreams: dns.upstreams,
   }));
 
 const timeoutsSchema = z

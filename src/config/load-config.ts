@@ -20,6 +20,8 @@ export interface CliOverrides {
   rules?: string;
   http?: string;
   socks?: string;
+  /** The DNS listener, HOST:PORT. */
+  dns?: string;
   /** A path, or "-" for JSON lines on stdout. */
   events?: string;
   /** The admin API listener, HOST:PORT or PORT (loopback). */
@@ -32,13 +34,13 @@ export const COMMAND_LINE = 'command line';
 /** Every setting at its default, for runs without `--config`; paths relative to `baseDir`. */
 export function defaultConfig(baseDir: string): ChokepointConfig {
   return {
-    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
+    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, dns: null },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     inspect: DEFAULT_CONFIG.inspect,
     events: { file: DEFAULT_CONFIG.events.file },
     hosts: new Map(),
-    dns: { ...DEFAULT_CONFIG.dns },
+    dns: { ...DEFAULT_CONFIG.dns, upstreams: [] },
     timeouts: { ...DEFAULT_CONFIG.timeouts },
     limits: { ...DEFAULT_CONFIG.limits },
   };
@@ -74,7 +76,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
 export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverrides, cwd: string): ConfigResult {
   const errors: ConfigError[] = [];
   const listen = { ...config.listen };
-  for (const flag of ['http', 'socks'] as const) {
+  for (const flag of ['http', 'socks', 'dns'] as const) {
     const text = overrides[flag];
     if (text === undefined) continue;
     const parsed = parseListenAddress(text);

@@ -65,13 +65,15 @@ function shapeEvent(input: EventInput, sequence: number, now: Date): ChokepointE
   if (input.details) cp.details = input.details;
   if (input.classification) cp.classification = input.classification;
   if (input.detection) cp.detection = input.detection;
+  if (input.dnsDetails) cp.dns = input.dnsDetails;
   if (input.ruleId) event.rule = { id: input.ruleId };
   if (input.tags && Object.keys(input.tags).length > 0) event.labels = input.tags;
   if (input.source) event.source = input.source;
   if (input.destination) {
     event.destination = input.destination;
-    event.network = { transport: 'tcp', ...(input.protocol ? { protocol: input.protocol } : {}) };
+    event.network = { transport: input.transport ?? 'tcp', ...(input.protocol ? { protocol: input.protocol } : {}) };
   }
+  if (input.dns) event.dns = input.dns;
   if (input.url) event.url = input.url;
   if (input.error) event.error = input.error;
   return event;

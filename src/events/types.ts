@@ -21,6 +21,7 @@ export type EventName =
   | 'flow.killed'
   /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
   | 'marker.set'
+  | 'dns.query'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';
@@ -66,6 +67,29 @@ export interface EventInput {
   protocol?: string;
   classification?: ClassificationFields;
   detection?: DetectionFields;
+  /** Transport of the event's network leg; tcp unless said (DNS queries over UDP). */
+  transport?: 'tcp' | 'udp';
+  /** A DNS query and its answer (ECS `dns.*`), and what Chokepoint did to it (`chokepoint.dns`). */
+  dns?: DnsFields;
+  dnsDetails?: DnsDetails;
+}
+
+/** ECS `dns.*` for one query and the answer Chokepoint gave. */
+export interface DnsFields {
+  id: number;
+  question: { name: string; type: string };
+  response_code: string;
+  /** The addresses handed out. */
+  resolved_ip?: string[];
+  answers?: Array<{ name: string; type: string; data: string; ttl: number }>;
+}
+
+/** What is Chokepoint's own: the Extended DNS Error sent, the chain followed, the addresses withheld. */
+export interface DnsDetails {
+  ede?: { code: number; text: string };
+  chain?: string[];
+  dropped?: Array<{ address: string; rule: string }>;
+  upstream?: string;
 }
 
 /** Protocol facts as they appear in events (TLS SNI / ALPN / JA4, SSH banners / HASSH, Stratum…). */
@@ -112,12 +136,14 @@ export interface ChokepointEvent {
     details?: Record<string, unknown>;
     classification?: ClassificationFields;
     detection?: DetectionFields;
+    dns?: DnsDetails;
   };
   rule?: { id: string };
   labels?: Tags;
   source?: EndpointFields;
   destination?: EndpointFields;
   network?: { transport: 'tcp' | 'udp'; protocol?: string };
+  dns?: DnsFields;
   url?: { full?: string; method?: string; status?: number };
   error?: { code?: string; message: string };
 }

@@ -31,6 +31,9 @@ export function countEvent(metrics: ChokepointMetrics, event: ChokepointEvent): 
     if (down > 0) metrics.flowBytes.inc({ agent, direction: 'down' }, down);
     const classifiedMs = event.chokepoint.classification?.time_ms;
     if (classifiedMs !== undefined) metrics.classificationSeconds.observe({ protocol }, classifiedMs / 1000);
+  } else if (name === 'dns.query') {
+    // Response codes are a closed set (NOERROR, NXDOMAIN, REFUSED, SERVFAIL, FORMERR, DROPPED…).
+    metrics.dnsQueries.inc({ agent, outcome: event.dns?.response_code ?? 'unknown' });
   } else if (name.startsWith('detection.') && event.chokepoint.detection) {
     const { kind, confidence, action } = event.chokepoint.detection;
     metrics.detections.inc({ agent, kind, confidence, action });

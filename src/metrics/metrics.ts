@@ -11,7 +11,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  *
  * Adding a metric (other branches): declare it below with `registers: [this.registry]`, label agents
  * with `this.agentLabel(name)`, and feed it from events in event-metrics.ts when an event carries the
- * fact; only facts no event carries (a DNS query answered) get a method like `countDnsQuery`.
+ * fact; a fact no event carries gets a method here, called by the part that knows it.
  */
 
 /** Collapses anything that is not an agent of the current rules. */
@@ -128,11 +128,6 @@ export class ChokepointMetrics {
   agentLabel(name: string | undefined): string {
     if (name === undefined) return NO_AGENT_LABEL;
     return this.options.knownAgents().has(name) ? name : UNKNOWN_AGENT_LABEL;
-  }
-
-  /** For the DNS listener: one query answered (`outcome`: allowed, refused, nxdomain, error…). */
-  countDnsQuery(agent: string | undefined, outcome: string): void {
-    this.dnsQueries.inc({ agent: this.agentLabel(agent), outcome });
   }
 
   /** The exposition text and its content type, for the scrape endpoint. */
