@@ -13,6 +13,7 @@ import { createSocks5Server } from './listeners/socks5.js';
 import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { QuarantineController } from './quarantine/controller.js';
 import { QuarantineStore } from './quarantine/store.js';
 
 /**
@@ -74,7 +75,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     events,
     { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs, inspect: config.inspect },
     quarantine,
+    new QuarantineController(quarantine, events, registry, config.quarantine),
   );
+  // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
+  await pipeline.quarantines.start();
 
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
@@ -106,7 +110,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
-      await quarantine.reload().catch((error: unknown) =>
+      await pipeline.quarantines.reloadState().catch((error: unknown) =>
         events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${error instanceof Error ? error.message : String(error)}` }),
       );
       const next = await loadSnapshot(config.rulesDir);
@@ -148,6 +152,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       process.off('SIGHUP', onHangup);
       watcher?.close();
       await reloading;
+      pipeline.quarantines.stop();
       pipeline.terminateAll('proxy stopping');
       await Promise.all(servers.map(closeServer));
       events.emit({ name: 'proxy.stopped', kind: 'state' });

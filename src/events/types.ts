@@ -17,6 +17,9 @@ export type EventName =
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
+  | 'quarantine.webhook_delivered'
+  | 'quarantine.webhook_failed'
+  | 'detection.budget_exceeded'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';

@@ -6,7 +6,7 @@ import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
 import { judgeDetections, judgeProtocol, judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import type { DetectionKind } from '../policy/types.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineController } from '../quarantine/controller.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 
 /**
@@ -23,7 +23,7 @@ export class FlowJudge {
     private readonly policy: () => PolicySnapshot,
     private readonly events: EventBus,
     private readonly registry: FlowRegistry,
-    private readonly quarantine: QuarantineStore,
+    private readonly quarantine: QuarantineController,
   ) {}
 
   /** The first judgement, once the protocol is named: mismatches plus every detection so far. */
@@ -100,34 +100,21 @@ export class FlowJudge {
 
   /**
    * Takes effect at once in memory (the next flow of the agent is refused); the state file is written
-   * in the background, and a failure to write it is an alert of its own.
+   * in the background. The controller closes the agent's other live flows, announces it and calls the
+   * webhooks; this flow is ended by the caller, in its own protocol.
    */
   private quarantineAgent(flow: Flow, finding: ProtocolFinding): void {
-    const agent = flow.agent.name;
-    const already = this.quarantine.get(agent) !== undefined;
-    const entry = { agent, since: new Date().toISOString(), reason: `${finding.kind}: ${finding.evidence}`.slice(0, 500), flowId: flow.id, trigger: finding.kind };
-    this.quarantine.add(entry).catch((error: unknown) =>
-      this.events.emit({
-        name: 'listener.error',
-        kind: 'alert',
-        outcome: 'failure',
-        agent,
-        reason: `quarantine of ${agent} is in force but could not be saved: ${error instanceof Error ? error.message : String(error)}`,
-      }),
-    );
-    if (!already) {
-      this.events.emit({
-        name: 'agent.quarantined',
-        kind: 'alert',
-        agent,
+    this.quarantine.enter(
+      {
+        agent: flow.agent.name,
         agentMode: flow.agent.mode,
+        reason: `${finding.kind}: ${finding.evidence}`,
+        trigger: finding.kind,
+        rule: `detection.${finding.kind}`,
         flowId: flow.id,
         tags: flow.tags,
-        reason: `agent ${agent} quarantined after ${finding.kind} (${finding.evidence})`.slice(0, 1000),
-      });
-    }
-    for (const other of [...this.registry.all()]) {
-      if (other.agent.name === agent && other.id !== flow.id) other.terminate?.(`agent ${agent} is quarantined`);
-    }
+      },
+      flow.id,
+    );
   }
 }

@@ -11,7 +11,9 @@ import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
+import { QuarantineController } from '../quarantine/controller.js';
 import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
+import { DEFAULT_QUARANTINE_CONFIG } from '../config/quarantine-config.js';
 import { FlowJudge, type Verdict } from './flow-judge.js';
 import { HttpExchangeInspection } from './http-inspection.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
@@ -67,8 +69,10 @@ export class Pipeline {
     private readonly events: EventBus,
     private readonly options: PipelineOptions,
     readonly quarantine: QuarantineStore,
+    /** Entering / leaving quarantine (events, flows closed, expiry, webhooks); built on `quarantine`. */
+    readonly quarantines: QuarantineController = new QuarantineController(quarantine, events, registry, DEFAULT_QUARANTINE_CONFIG),
   ) {
-    this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantine);
+    this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantines);
   }
 
   get policy(): PolicySnapshot {
@@ -361,7 +365,7 @@ function quarantineDenial(agent: string, entry: QuarantineEntry): Decision {
   return {
     action: 'deny',
     rule: 'quarantine',
-    reason: `agent ${agent} is quarantined since ${entry.since} (${entry.reason}); all egress is refused until an operator releases it`,
+    reason: `agent ${agent} is quarantined since ${entry.since} (${entry.reason}); all egress is refused ${entry.expiresAt ? `until ${entry.expiresAt}` : 'until an operator releases it'}`,
   };
 }
 

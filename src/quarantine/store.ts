@@ -78,6 +78,21 @@ export class QuarantineStore {
     return entry;
   }
 
+  /** Entries whose `expiresAt` has passed but that are still on file (to be released with an event). */
+  expired(now = new Date()): QuarantineEntry[] {
+    return [...this.entries.values()].filter((entry) => entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= now.getTime());
+  }
+
+  /** The earliest `expiresAt` still ahead, in epoch milliseconds (for the expiry timer). */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const entry of this.entries.values()) {
+      const at = entry.expiresAt === undefined ? Number.NaN : Date.parse(entry.expiresAt);
+      if (Number.isFinite(at) && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   list(now = new Date()): QuarantineEntry[] {
     return [...this.entries.keys()].flatMap((agent) => this.get(agent, now) ?? []);
   }
