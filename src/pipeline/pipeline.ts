@@ -11,6 +11,7 @@ import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
+import { BudgetTracker } from '../budgets/tracker.js';
 import { QuarantineController } from '../quarantine/controller.js';
 import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
 import { DEFAULT_QUARANTINE_CONFIG } from '../config/quarantine-config.js';
@@ -61,6 +62,8 @@ const PEEK_BYTES = 64 * 1024;
 
 export class Pipeline {
   private readonly judge: FlowJudge;
+  /** Per-agent budgets; usage is kept per agent name, across rule reloads. */
+  readonly budgets: BudgetTracker;
 
   constructor(
     private snapshot: PolicySnapshot,
@@ -73,6 +76,10 @@ export class Pipeline {
     readonly quarantines: QuarantineController = new QuarantineController(quarantine, events, registry, DEFAULT_QUARANTINE_CONFIG),
   ) {
     this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantines);
+    this.budgets = new BudgetTracker(events, registry, quarantines, {
+      recordDenial: (flow, decision) => this.recordDenial(flow, decision),
+      revoke: (flow, reason) => this.revoke(flow, reason),
+    });
   }
 
   get policy(): PolicySnapshot {
@@ -204,6 +211,8 @@ export class Pipeline {
     const decision = current.decideAddresses(flow.agent, { ...('host' in target ? { host: target.host } : {}), addresses: flow.addresses, port: flow.target.port });
     flow.decision = decision;
     if (decision.action === 'deny' && !this.overriddenByAudit(flow.agent, decision)) return this.deny(flow, decision);
+    const overBudget = this.budgets.admit(flow);
+    if (overBudget) return this.deny(flow, overBudget);
 
     const slot = this.registry.tryAdd(flow);
     if (!slot.ok) {
@@ -213,6 +222,7 @@ export class Pipeline {
     }
     const name = decision.action === 'deny' ? 'flow.denied' : decision.action === 'alert' ? 'flow.alerted' : 'flow.allowed';
     this.emitFlow(name, flow, { decision, enforced: decision.action === 'deny' ? false : undefined });
+    this.budgets.started(flow);
     return { kind: 'admitted', flow };
   }
 
@@ -271,8 +281,12 @@ export class Pipeline {
 
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
-    const handle = relay(client, upstream, this.options.idleMs, inspector);
+    const meter = this.budgets.meter(flow);
+    const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
     flow.terminate = handle.terminate;
+    // What was written before the relay (the peeked first bytes) counts against the budget too.
+    const overAtStart = meter && upstream.bytesWritten > 0 ? meter(upstream.bytesWritten) : undefined;
+    if (overAtStart !== undefined) handle.terminate(overAtStart);
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);
     void handle.done.then((result) =>
@@ -305,6 +319,9 @@ export class Pipeline {
   /** Ends a flow that did not go through `relay` (plain HTTP requests, failed dials). */
   close(flow: Flow, details: CloseDetails): void {
     this.registry.remove(flow);
+    this.budgets.closed(flow);
+    // Tunnels are metered as bytes pass; a plain-HTTP request's body is counted when it is done.
+    if (flow.entry === 'http' && details.source?.bytes) this.budgets.charge(flow, details.source.bytes);
     this.emitFlow('flow.closed', flow, details);
   }
 
