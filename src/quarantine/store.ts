@@ -155,7 +155,7 @@ function isEntry(value: unknown): value is QuarantineEntry {
   const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
   const expiresAt = field('expiresAt');
   return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
-    (expiresAt === undefined || typeof expiresAt === 'string');
+    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt))));
 }
 
 function isMissingFile(error: unknown): boolean {

@@ -156,7 +156,7 @@ describe('new_destinations', () => {
 describe('connection_duration', () => {
   it('deny: a connection that lives past max is ended, and its close says why', async () => {
     const tunnel = await tunnelFrom('127.0.0.5');
-    expect((await echoRoundTrip(tunnel.socket, 'still here')).toString()).toBe('still here');
+    expect(tunnel.status).toBe(200);
     const closed = proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'lingerer');
     await whenClosed(tunnel.socket);
     const close = await closed;

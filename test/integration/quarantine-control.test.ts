@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -79,8 +79,11 @@ describe('quarantine expiry', () => {
     const expiresAt = entered.chokepoint.details?.expires_at;
     expect(typeof expiresAt).toBe('string');
     const refused = await curl(['-x', proxy.httpUrl, `http://app.test:${upstream.port}/`]);
-    expect(refused.status).toBe(403);
-    expect(JSON.parse(refused.body).reason).toContain(`until ${String(expiresAt)}`);
+    // Unless the one second already passed on this busy machine, the agent is refused and told until when.
+    if (proxy.log.named('agent.released').length === 0) {
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).reason).toContain(`until ${String(expiresAt)}`);
+    }
     const event = await released;
     expect(event.chokepoint.agent).toBe('coder');
     expect(event.event.reason).toBe('expired');
@@ -97,26 +100,27 @@ describe('quarantine expiry', () => {
     expect(proxy.proxy.pipeline.quarantine.get('coder')?.expiresAt).toBeUndefined();
   });
 
-  it('an entry that expired while the proxy was down is released at start-up; a future one is kept and lapses later', async () => {
+  it('an entry that expired while the proxy was down is released at start-up; others are kept, and lapse later', async () => {
     await mkdir(path.dirname(stateFile()), { recursive: true });
     await writeFile(stateFile(), JSON.stringify({
       version: 1,
       quarantined: [
         { agent: 'old', since: '2026-01-01T00:00:00.000Z', reason: 'stratum: pool login', trigger: 'stratum', expiresAt: '2026-01-01T01:00:00.000Z' },
+        { agent: 'keeper', since: new Date().toISOString(), reason: 'operator', trigger: 'operator', expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
         { agent: 'coder', since: new Date().toISOString(), reason: 'operator', trigger: 'operator', expiresAt: new Date(Date.now() + 1500).toISOString() },
       ],
     }));
     proxy = await start();
-    const atStart = proxy.log.named('agent.released');
-    expect(atStart.map((e) => [e.chokepoint.agent, e.event.reason])).toEqual([['old', 'expired']]);
     const started = proxy.log.named('proxy.started')[0];
-    expect(atStart[0]?.event.sequence).toBeLessThan(started?.event.sequence ?? 0);
-    const lapse = proxy.log.waitFor((e) => e.event.action === 'agent.released' && e.chokepoint.agent === 'coder', 30_000);
-    // Refused until the timer releases it (unless it already lapsed on this busy machine).
-    const status = await getApp(proxy);
-    if (proxy.log.named('agent.released').length === 1) expect(status).toBe(403);
-    expect((await lapse).event.reason).toBe('expired');
+    const old = proxy.log.named('agent.released').find((e) => e.chokepoint.agent === 'old');
+    expect(old?.event.reason).toBe('expired');
+    expect(old?.event.sequence).toBeLessThan(started?.event.sequence ?? 0);
+    expect(JSON.parse(await readFile(stateFile(), 'utf8')).quarantined.map((entry: { agent: string }) => entry.agent)).not.toContain('old');
+    // `coder` lapses 1.5 s after it was written: at start-up on a slow machine, or later by the timer.
+    const lapse = await proxy.log.waitFor((e) => e.event.action === 'agent.released' && e.chokepoint.agent === 'coder', 30_000);
+    expect(lapse.event.reason).toBe('expired');
     expect(await getApp(proxy)).toBe(200);
+    expect(proxy.proxy.pipeline.quarantine.list().map((entry) => entry.agent)).toEqual(['keeper']);
   });
 });
 
@@ -140,7 +144,10 @@ describe('chokepoint quarantine add', () => {
     const entered = await proxy.log.waitFor((e) => e.event.action === 'agent.quarantined');
     expect(entered.chokepoint.details).toMatchObject({ trigger: 'operator' });
     await whenClosed(tunnel.socket);
-    expect(await getApp(proxy)).toBe(403);
+    const refused = await curl(['-x', proxy.httpUrl, `http://app.test:${upstream.port}/`]);
+    expect(refused.status).toBe(403);
+    const entry = proxy.proxy.pipeline.quarantine.get('coder');
+    expect(JSON.parse(refused.body).reason).toBe(`agent coder is quarantined since ${entry?.since} (eval harness paused it); all egress is refused until ${entry?.expiresAt}`);
 
     expect((await runCli(['quarantine', 'release', 'coder', '--state', state])).code).toBe(0);
     await proxy.proxy.reload('test');
