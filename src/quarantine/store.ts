@@ -18,6 +18,10 @@ export interface QuarantineEntry {
   trigger?: string;
   /** ISO time after which the quarantine lapses by itself; absent = until released. */
   expiresAt?: string;
+  /** The rule id that decided it (`detection.stratum`, `budget.bytes_out`). */
+  rule?: string;
+  /** Correlation tags of the flow that triggered it (run / episode / step), for the release webhook too. */
+  tags?: Record<string, string>;
 }
 
 export class QuarantineStateError extends Error {}
@@ -155,7 +159,13 @@ function isEntry(value: unknown): value is QuarantineEntry {
   const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
   const expiresAt = field('expiresAt');
   return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
-    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt))));
+    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt)))) &&
+    isOptionalTags(field('tags'));
+}
+
+function isOptionalTags(value: unknown): boolean {
+  if (value === undefined) return true;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((tag) => typeof tag === 'string');
 }
 
 function isMissingFile(error: unknown): boolean {

@@ -20,6 +20,8 @@ export interface QuarantineNotice {
   reason: string;
   /** The detection kind or budget that triggered it ("operator" for the CLI). */
   trigger?: string;
+  /** The rule id that decided it, e.g. `detection.stratum`, `budget.bytes_out`. */
+  rule?: string;
   flow_id?: string;
   tags?: Tags;
   since?: string;

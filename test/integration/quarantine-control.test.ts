@@ -172,13 +172,13 @@ describe('quarantine webhooks', () => {
     expect(quarantined.headers.authorization).toBe('Bearer env-secret');
     expect(quarantined.headers['x-other']).toBe('file-secret');
     expect(quarantined.body).toMatchObject({
-      agent: 'coder', trigger: 'stratum', tags: { run: 'r7', episode: '3', step: '41' }, expires_at: null,
+      agent: 'coder', trigger: 'stratum', rule: 'detection.stratum', tags: { run: 'r7', episode: '3', step: '41' }, expires_at: null,
     });
     const detection = proxy.log.named('detection.stratum')[0];
     expect((quarantined.body as { flow_id?: string }).flow_id).toBe(detection?.chokepoint.flow_id);
     await proxy.proxy.pipeline.quarantines.release('coder');
     const released = await receiver.waitFor((h) => (h.body as { event?: string }).event === 'released');
-    expect(released.body).toMatchObject({ agent: 'coder', reason: 'released by operator' });
+    expect(released.body).toMatchObject({ agent: 'coder', reason: 'released by operator', tags: { run: 'r7' }, rule: 'detection.stratum' });
     const delivered = await proxy.log.waitFor((e) => e.event.action === 'quarantine.webhook_delivered');
     expect(JSON.stringify(delivered)).not.toContain('env-secret');
     delete process.env.CHOKEPOINT_TEST_HOOK_TOKEN;
