@@ -1,7 +1,6 @@
 import type { EventBus } from '../events/bus.js';
 import { classificationFields } from '../events/classification-fields.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
-import type { FlowRegistry } from '../flow/registry.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
 import { judgeDetections, judgeProtocol, judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
@@ -22,7 +21,6 @@ export class FlowJudge {
   constructor(
     private readonly policy: () => PolicySnapshot,
     private readonly events: EventBus,
-    private readonly registry: FlowRegistry,
     private readonly quarantine: QuarantineController,
   ) {}
 

@@ -75,7 +75,7 @@ export class Pipeline {
     /** Entering / leaving quarantine (events, flows closed, expiry, webhooks); built on `quarantine`. */
     readonly quarantines: QuarantineController = new QuarantineController(quarantine, events, registry, DEFAULT_QUARANTINE_CONFIG),
   ) {
-    this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantines);
+    this.judge = new FlowJudge(() => this.snapshot, events, quarantines);
     this.budgets = new BudgetTracker(events, registry, quarantines, {
       recordDenial: (flow, decision) => this.recordDenial(flow, decision),
       revoke: (flow, reason) => this.revoke(flow, reason),
