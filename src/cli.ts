@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatConfigErrors } from './config/errors.js';
 import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
 import { loadRules } from './config/load-rules.js';
-import { QuarantineStore } from './quarantine/store.js';
 import { check } from './commands/check.js';
+import { quarantineCommand } from './quarantine/cli-command.js';
+import { suggestCommand } from './suggest/command.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
@@ -16,10 +16,13 @@ Usage:
   chokepoint check --agent AGENT HOST:PORT [--protocol P] [--config FILE] [--rules DIR] [--state DIR] [--json]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
+  chokepoint quarantine add AGENT [--reason R] [--for DURATION] [--config FILE] [--state DIR]
+  chokepoint suggest [--events FILE]... [--rules DIR] [--agent NAME]
   chokepoint --help
 
 run      Start the proxy.
-  --config FILE       YAML config: listen, rules, events, hosts, dns, timeouts, limits (see README).
+  --config FILE       YAML config: listen, rules, events, hosts, dns, timeouts, limits, quarantine
+                      (expiry, webhooks) (see README).
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
@@ -44,6 +47,16 @@ quarantine list             Agents in quarantine (from the state directory: --st
                             config file's state_dir, default ./.chokepoint-state).
 quarantine release AGENT    Release an agent. A running proxy applies it on its next reload: send it
                             SIGHUP (or touch a rules file).
+quarantine add AGENT        Quarantine an agent (applied by a running proxy on SIGHUP, which also closes
+  --reason R                its live flows). Why, for the events and the agent's refusals. Default: "operator".
+  --for DURATION            Lapses by itself after DURATION (90s, 30m, 2h, 1d). Default: the config's
+                            quarantine.default_duration_s, else until released.
+
+suggest  Propose allow-list additions per agent from event logs (JSON lines written by the proxy, e.g. an
+         audit-mode run), as a diff against rules/agents/NAME.yaml; lists what it will not suggest and why.
+  --events FILE       Event log to read (repeatable; "-" = stdin). Default: stdin
+  --rules DIR         Rules directory the diff is against. Default: ./rules
+  --agent NAME        Only this agent.
 
 Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen, 4 check: denied.
 `;
@@ -62,7 +75,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') return run(rest);
   if (command === 'lint') return lint(rest);
   if (command === 'check') return check(rest);
-  if (command === 'quarantine') return quarantine(rest);
+  if (command === 'quarantine') return quarantineCommand(rest);
+  if (command === 'suggest') return suggestCommand(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
@@ -128,49 +142,6 @@ async function run(args: string[]): Promise<number> {
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
-}
-
-async function quarantine(args: string[]): Promise<number> {
-  let parsed: { values: { config?: string; state?: string }; positionals: string[] };
-  try {
-    parsed = parseArgs({ args, options: { config: { type: 'string' }, state: { type: 'string' } }, strict: true, allowPositionals: true });
-  } catch (error) {
-    process.stderr.write(`chokepoint quarantine: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-  const [action, agent, ...extra] = parsed.positionals;
-  if ((action !== 'list' && action !== 'release') || (action === 'release') !== (agent !== undefined) || extra.length > 0) {
-    process.stderr.write('usage: chokepoint quarantine list | release AGENT [--config FILE] [--state DIR]\n');
-    return 2;
-  }
-  let stateDir = parsed.values.state ? path.resolve(parsed.values.state) : defaultConfig(process.cwd()).stateDir;
-  if (parsed.values.config && !parsed.values.state) {
-    const loaded = await loadConfigFile(parsed.values.config);
-    if (!loaded.ok) {
-      process.stderr.write(`chokepoint: invalid configuration:\n${formatConfigErrors(loaded.errors)}\n`);
-      return 1;
-    }
-    stateDir = loaded.config.stateDir;
-  }
-  let store: QuarantineStore;
-  try {
-    store = await QuarantineStore.openIn(stateDir);
-  } catch (error) {
-    process.stderr.write(`chokepoint: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
-  if (action === 'list') {
-    const entries = store.list();
-    if (entries.length === 0) process.stdout.write('no agent is quarantined\n');
-    for (const entry of entries) process.stdout.write(`${entry.agent}\tsince ${entry.since}\t${entry.reason}\n`);
-    return 0;
-  }
-  if (!agent || !(await store.release(agent))) {
-    process.stderr.write(`chokepoint: agent ${agent ?? ''} is not quarantined\n`);
-    return 1;
-  }
-  process.stdout.write(`released ${agent}; send SIGHUP to a running proxy to apply it now\n`);
-  return 0;
 }
 
 async function lint(args: string[]): Promise<number> {

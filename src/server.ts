@@ -16,6 +16,7 @@ import { startDnsListener, type DnsListener } from './listeners/dns.js';
 import { startDnsService } from './dns/start-dns.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { QuarantineController } from './quarantine/controller.js';
 import { QuarantineStore } from './quarantine/store.js';
 import { startAdmin, type AdminParts } from './admin/start-admin.js';
 
@@ -90,7 +91,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     events,
     { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs, inspect: config.inspect },
     quarantine,
+    new QuarantineController(quarantine, events, registry, config.quarantine),
   );
+  // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
+  await pipeline.quarantines.start();
 
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
@@ -132,7 +136,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       keepServing(server, 'admin', events);
     }
     if (config.listen.dns) {
-      const service = startDnsService(config, { policy: () => pipeline.policy, quarantine, events, registry, names });
+      const service = startDnsService(config, { policy: () => pipeline.policy, quarantines: pipeline.quarantines, events, names });
       if ('error' in service) throw new StartupError(service.error);
       const where = config.listen.dns;
       dnsListener = await startDnsListener(service.service, where, {
@@ -154,7 +158,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
-      await quarantine.reload().catch((error: unknown) =>
+      await pipeline.quarantines.reloadState().catch((error: unknown) =>
         events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${error instanceof Error ? error.message : String(error)}` }),
       );
       const next = await loadSnapshot(config.rulesDir);
@@ -204,6 +208,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       process.off('SIGHUP', onHangup);
       watcher?.close();
       await reloading;
+      pipeline.quarantines.stop();
       pipeline.terminateAll('proxy stopping');
       await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
       events.emit({ name: 'proxy.stopped', kind: 'state' });

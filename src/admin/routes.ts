@@ -115,9 +115,8 @@ export const ROUTES: Route[] = [
     handle: async (context, _params, req) => {
       const body = parseBody(quarantineBody, await readJson(req));
       requireAgent(context, body.agent);
-      const entry = { agent: body.agent, since: new Date().toISOString(), reason: body.reason, trigger: 'operator' };
-      const { already } = await context.pipeline.quarantineAgent(entry);
-      return ok({ quarantined: context.pipeline.quarantine.get(body.agent) ?? entry, already }, already ? 200 : 201);
+      const { already } = await context.pipeline.quarantineAgent({ agent: body.agent, reason: body.reason });
+      return ok({ quarantined: context.pipeline.quarantine.get(body.agent), already }, already ? 200 : 201);
     },
   },
   {

@@ -160,6 +160,7 @@ function readAgentFile(text: RuleFileText, errors: ConfigError[], claims: AgentC
       ...buildRules(parsed.deny, 'deny', parsed.agent, source, claims),
     ],
     source: { file: source.file, line: source.lineOf(['agent']) },
+    ...(parsed.budgets ? { budgets: parsed.budgets } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * Loading lives in load-config.ts; this file is the shape and the defaults only.
  */
 import type { ListenAddress, ServerAddress } from './addresses.js';
+import type { QuarantineConfig } from './quarantine-config.js';
 
 export type { ListenAddress, ServerAddress } from './addresses.js';
 
@@ -46,6 +47,8 @@ export interface ChokepointConfig {
   limits: { maxHeaderBytes: number; maxFlowsTotal: number; maxFlowsPerAgent: number };
   /** The admin API's bearer token (`tokenFile` absolute), else CHOKEPOINT_ADMIN_TOKEN (src/admin/token.ts). */
   admin?: { token?: string; tokenFile?: string };
+  /** Quarantine expiry and webhooks (src/config/quarantine-config.ts). */
+  quarantine: QuarantineConfig;
 }
 
 /**
@@ -61,4 +64,4 @@ export const DEFAULT_CONFIG = {
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
-} as const satisfies Omit<ChokepointConfig, 'hosts'>;
+} as const satisfies Omit<ChokepointConfig, 'hosts' | 'quarantine'>;

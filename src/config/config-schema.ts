@@ -9,6 +9,7 @@ import { parseAddressText, parseListenAddress, parseServerAddress, type ListenAd
 import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
+import { quarantineConfigSchema } from './quarantine-config.js';
 
 /** setTimeout fires at once for delays above 2^31-1 ms, which would turn a long timeout into none. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -202,6 +203,7 @@ export const configFileSchema = z
       .strictObject({ token: z.string().min(1, 'token is empty').optional(), token_file: z.string().min(1, 'token_file is empty').optional() })
       .refine((admin) => admin.token === undefined || admin.token_file === undefined, { message: 'give token or token_file, not both' })
       .optional(),
+    quarantine: quarantineConfigSchema,
   })
   .transform(
     (raw): ChokepointConfig => ({
@@ -215,5 +217,6 @@ export const configFileSchema = z
       timeouts: raw.timeouts,
       limits: raw.limits,
       ...(raw.admin ? { admin: { ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}), ...(raw.admin.token_file !== undefined ? { tokenFile: raw.admin.token_file } : {}) } } : {}),
+      quarantine: raw.quarantine,
     }),
   );

@@ -9,6 +9,7 @@ import { parseListenAddress } from './addresses.js';
 import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { configFileSchema } from './config-schema.js';
+import { DEFAULT_QUARANTINE_CONFIG } from './quarantine-config.js';
 import type { ConfigError } from './errors.js';
 import { validateSource } from './issues.js';
 import { parseYamlSource } from './yaml-source.js';
@@ -43,6 +44,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     dns: { ...DEFAULT_CONFIG.dns, upstreams: [] },
     timeouts: { ...DEFAULT_CONFIG.timeouts },
     limits: { ...DEFAULT_CONFIG.limits },
+    quarantine: { ...DEFAULT_QUARANTINE_CONFIG },
   };
 }
 

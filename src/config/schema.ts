@@ -11,6 +11,7 @@ import type { ProtocolName } from '../inspect/types.js';
 import { parseCidr } from '../net/address.js';
 import { BUILT_IN_UNKNOWN_AGENT, UNKNOWN_AGENT_DENY } from '../policy/compile.js';
 import { DEFAULT_DETECTION_ACTIONS, DETECTION_KINDS } from '../policy/types.js';
+import { budgetsSchema } from './budget-schema.js';
 import { normaliseHostPattern } from './host-pattern.js';
 import { parsePortList } from './ports.js';
 
@@ -154,6 +155,7 @@ export const agentFileSchema = z.strictObject({
   allow: listOf(ruleSchema),
   alert: listOf(ruleSchema),
   deny: listOf(ruleSchema),
+  budgets: budgetsSchema,
 });
 
 export const policyFileSchema = z.strictObject({

@@ -21,15 +21,13 @@
  */
 import type { EventBus } from '../events/bus.js';
 import type { DnsDetails } from '../events/types.js';
-import type { FlowRegistry } from '../flow/registry.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { NameMemory } from '../net/name-memory.js';
 import type { PolicySnapshot } from '../pipeline/policy-snapshot.js';
 import { BUILT_IN_RULES } from '../policy/decision-text.js';
 import { judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import { detectionAction, type AgentPolicy, type Decision } from '../policy/types.js';
-import { quarantineAgent } from '../quarantine/quarantine-agent.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineController } from '../quarantine/controller.js';
 import { filterAnswer, type FilteredAnswer } from './answer-filter.js';
 import { staticAnswer } from './static-hosts.js';
 import { ADDRESS_TYPES, EMPTY_ANSWER_TYPES, FORWARDED_TYPES, typeName } from './record-types.js';
@@ -61,9 +59,9 @@ export interface Upstream {
 
 export interface DnsServiceParts {
   policy: () => PolicySnapshot;
-  quarantine: QuarantineStore;
+  /** Quarantine state, and the one way in: closes the agent's flows, announces it, calls webhooks. */
+  quarantines: QuarantineController;
   events: EventBus;
-  registry: FlowRegistry;
   names: NameMemory;
   upstream: Upstream;
   detector: DnsTunnelDetector;
@@ -127,7 +125,7 @@ export class DnsService {
     if (credentialsRequired) {
       return prohibited({ action: 'deny', rule: 'auth.required', reason: 'this client is not identified by its source address and proxy credentials are required; DNS is served to identified agents only' });
     }
-    const quarantined = this.parts.quarantine.get(agent.name);
+    const quarantined = this.parts.quarantines.store.get(agent.name);
     if (quarantined && enforce) {
       return prohibited({ action: 'deny', rule: 'quarantine', reason: `agent ${agent.name} is quarantined since ${quarantined.since} (${quarantined.reason}); all egress is refused until an operator releases it` });
     }
@@ -220,7 +218,7 @@ export class DnsService {
     if (decisive === undefined) return undefined;
     const decision: Decision = { action: 'deny', rule: `detection.${decisive.kind}`, reason: decisive.reason };
     if (action === 'quarantine') {
-      quarantineAgent(this.parts, { agent: agent.name, agentMode: agent.mode, kind: decisive.kind, evidence: decisive.evidence });
+      this.parts.quarantines.enter({ agent: agent.name, agentMode: agent.mode, reason: `${decisive.kind}: ${decisive.evidence}`, trigger: decisive.kind, rule: decision.rule });
       return prohibited(decision);
     }
     return blocked(RCODE.REFUSED, decision, true);

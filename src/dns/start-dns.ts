@@ -11,7 +11,7 @@ import { UpstreamForwarder } from './upstream.js';
 
 export function startDnsService(
   config: ChokepointConfig,
-  parts: Pick<DnsServiceParts, 'policy' | 'quarantine' | 'events' | 'registry' | 'names'>,
+  parts: Pick<DnsServiceParts, 'policy' | 'quarantines' | 'events' | 'names'>,
 ): { service: DnsService } | { error: string } {
   const upstreams = config.dns.upstreams.length > 0 ? config.dns.upstreams : systemResolvers();
   if (upstreams.length === 0) return { error: 'the DNS listener has no upstream resolver: set dns.upstreams in the config' };

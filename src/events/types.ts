@@ -22,6 +22,9 @@ export type EventName =
   /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
   | 'marker.set'
   | 'dns.query'
+  | 'quarantine.webhook_delivered'
+  | 'quarantine.webhook_failed'
+  | 'detection.budget_exceeded'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';

@@ -35,7 +35,13 @@ export interface RelayHandle {
   untap(): void;
 }
 
-export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, inspector?: RelayInspector): RelayHandle {
+/**
+ * Counts the bytes going up (agent → destination) as they pass, for budgets: undefined forwards the
+ * chunk, a reason stops the flow without forwarding it. Called once per chunk with its length only.
+ */
+export type UpMeter = (bytes: number) => string | undefined;
+
+export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, inspector?: RelayInspector, meter?: UpMeter): RelayHandle {
   let reason = 'closed';
   let closedCount = 0;
   let inspect = inspector;
@@ -85,6 +91,10 @@ export function relay(client: net.Socket, upstream: net.Socket, idleMs: number, 
     from.on('data', (chunk: Buffer) => {
       if (stopping) return;
       if (inspect && !inspect(chunk, direction)) return;
+      if (meter !== undefined && direction === 'up') {
+        const over = meter(chunk.length);
+        if (over !== undefined) return stop(over);
+      }
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());

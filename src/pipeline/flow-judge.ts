@@ -1,13 +1,11 @@
 import type { EventBus } from '../events/bus.js';
 import { classificationFields } from '../events/classification-fields.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
-import type { FlowRegistry } from '../flow/registry.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
 import { judgeDetections, judgeProtocol, judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import type { DetectionKind } from '../policy/types.js';
-import { quarantineAgent } from '../quarantine/quarantine-agent.js';
-import type { QuarantineStore } from '../quarantine/store.js';
+import type { QuarantineController } from '../quarantine/controller.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 
 /**
@@ -23,8 +21,7 @@ export class FlowJudge {
   constructor(
     private readonly policy: () => PolicySnapshot,
     private readonly events: EventBus,
-    private readonly registry: FlowRegistry,
-    private readonly quarantine: QuarantineStore,
+    private readonly quarantine: QuarantineController,
   ) {}
 
   /** The first judgement, once the protocol is named: mismatches plus every detection so far. */
@@ -99,10 +96,23 @@ export class FlowJudge {
     return { block: true, kind: decisive.kind, reason: decisive.reason, rule: `detection.${decisive.kind}` };
   }
 
+  /**
+   * Takes effect at once in memory (the next flow of the agent is refused); the state file is written
+   * in the background. The controller closes the agent's other live flows, announces it and calls the
+   * webhooks; this flow is ended by the caller, in its own protocol.
+   */
   private quarantineAgent(flow: Flow, finding: ProtocolFinding): void {
-    quarantineAgent(
-      { quarantine: this.quarantine, events: this.events, registry: this.registry },
-      { agent: flow.agent.name, agentMode: flow.agent.mode, kind: finding.kind, evidence: finding.evidence, flowId: flow.id, tags: flow.tags },
+    this.quarantine.enter(
+      {
+        agent: flow.agent.name,
+        agentMode: flow.agent.mode,
+        reason: `${finding.kind}: ${finding.evidence}`,
+        trigger: finding.kind,
+        rule: `detection.${finding.kind}`,
+        flowId: flow.id,
+        tags: flow.tags,
+      },
+      flow.id,
     );
   }
 }

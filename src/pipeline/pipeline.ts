@@ -11,7 +11,10 @@ import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
+import { BudgetTracker } from '../budgets/tracker.js';
+import { QuarantineController } from '../quarantine/controller.js';
 import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
+import { DEFAULT_QUARANTINE_CONFIG } from '../config/quarantine-config.js';
 import { FlowJudge, type Verdict } from './flow-judge.js';
 import { HttpExchangeInspection } from './http-inspection.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
@@ -59,6 +62,8 @@ const PEEK_BYTES = 64 * 1024;
 
 export class Pipeline {
   private readonly judge: FlowJudge;
+  /** Per-agent budgets; usage is kept per agent name, across rule reloads. */
+  readonly budgets: BudgetTracker;
 
   constructor(
     private snapshot: PolicySnapshot,
@@ -67,8 +72,14 @@ export class Pipeline {
     private readonly events: EventBus,
     private readonly options: PipelineOptions,
     readonly quarantine: QuarantineStore,
+    /** Entering / leaving quarantine (events, flows closed, expiry, webhooks); built on `quarantine`. */
+    readonly quarantines: QuarantineController = new QuarantineController(quarantine, events, registry, DEFAULT_QUARANTINE_CONFIG),
   ) {
-    this.judge = new FlowJudge(() => this.snapshot, events, registry, quarantine);
+    this.judge = new FlowJudge(() => this.snapshot, events, quarantines);
+    this.budgets = new BudgetTracker(events, registry, quarantines, {
+      recordDenial: (flow, decision) => this.recordDenial(flow, decision),
+      revoke: (flow, reason) => this.revoke(flow, reason),
+    });
   }
 
   get policy(): PolicySnapshot {
@@ -142,29 +153,21 @@ export class Pipeline {
   }
 
   /**
-   * An operator's quarantine (admin API), the same effect as a detection's: in force at once (the next
-   * flow of the agent is refused), every live flow of the agent ends, `agent.quarantined` is emitted.
-   * Resolves once the state file is written. Audit agents are recorded but, as for detections, not blocked.
+   * An operator's quarantine (admin API), through the same controller as a detection's: in force at once,
+   * every live flow of the agent ends, `agent.quarantined` is emitted, webhooks are called. Resolves once
+   * the state file is written, so the API's answer means "survives a restart".
    */
-  async quarantineAgent(entry: QuarantineEntry): Promise<{ already: boolean }> {
-    const already = this.quarantine.get(entry.agent) !== undefined;
-    const saved = this.quarantine.add(entry);
-    const agent = this.snapshot.agentNamed(entry.agent);
-    if (!already) {
-      this.events.emit({ name: 'agent.quarantined', kind: 'alert', agent: entry.agent, ...(agent ? { agentMode: agent.mode } : {}), reason: `agent ${entry.agent} quarantined: ${entry.reason}`.slice(0, 1000) });
-    }
-    for (const flow of [...this.registry.all()]) {
-      if (flow.agent.name === entry.agent && flow.agent.mode === 'enforce') this.revoke(flow, `agent ${entry.agent} is quarantined`);
-    }
-    await saved;
+  async quarantineAgent(request: { agent: string; reason: string; durationS?: number | null }): Promise<{ already: boolean }> {
+    const already = this.quarantine.get(request.agent) !== undefined;
+    const agent = this.snapshot.agentNamed(request.agent);
+    this.quarantines.enter({ ...request, ...(agent ? { agentMode: agent.mode } : {}), trigger: 'operator' });
+    await this.quarantine.settled(request.agent);
     return { already };
   }
 
   /** Releases a quarantined agent now (no reload needed); resolves to whether it was quarantined. */
-  async releaseAgent(agent: string, by: string): Promise<boolean> {
-    const released = await this.quarantine.release(agent);
-    if (released) this.events.emit({ name: 'agent.released', kind: 'state', agent, reason: `agent ${agent} released by ${by}` });
-    return released;
+  releaseAgent(agent: string, by: string): Promise<boolean> {
+    return this.quarantines.release(agent, `released by ${by}`);
   }
 
   /** Ends every live flow, e.g. on shutdown. */
@@ -247,6 +250,8 @@ export class Pipeline {
     const decision = current.decideAddresses(flow.agent, { ...('host' in target ? { host: target.host } : {}), addresses: flow.addresses, port: flow.target.port });
     flow.decision = decision;
     if (decision.action === 'deny' && !this.overriddenByAudit(flow.agent, decision)) return this.deny(flow, decision);
+    const overBudget = this.budgets.admit(flow);
+    if (overBudget) return this.deny(flow, overBudget);
 
     const slot = this.registry.tryAdd(flow);
     if (!slot.ok) {
@@ -256,6 +261,7 @@ export class Pipeline {
     }
     const name = decision.action === 'deny' ? 'flow.denied' : decision.action === 'alert' ? 'flow.alerted' : 'flow.allowed';
     this.emitFlow(name, flow, { decision, enforced: decision.action === 'deny' ? false : undefined });
+    this.budgets.started(flow);
     return { kind: 'admitted', flow };
   }
 
@@ -315,9 +321,13 @@ export class Pipeline {
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
     const clientWrittenBefore = client.bytesWritten;
-    const handle = relay(client, upstream, this.options.idleMs, inspector);
+    const meter = this.budgets.meter(flow);
+    const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
     flow.terminate = handle.terminate;
     flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
+    // What was written before the relay (the peeked first bytes) counts against the budget too.
+    const overAtStart = meter && upstream.bytesWritten > 0 ? meter(upstream.bytesWritten) : undefined;
+    if (overAtStart !== undefined) handle.terminate(overAtStart);
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);
     void handle.done.then((result) =>
@@ -350,6 +360,9 @@ export class Pipeline {
   /** Ends a flow that did not go through `relay` (plain HTTP requests, failed dials). */
   close(flow: Flow, details: CloseDetails): void {
     this.registry.remove(flow);
+    this.budgets.closed(flow);
+    // Tunnels are metered as bytes pass; a plain-HTTP request's body is counted when it is done.
+    if (flow.entry === 'http' && details.source?.bytes) this.budgets.charge(flow, details.source.bytes);
     this.emitFlow('flow.closed', flow, details);
   }
 
@@ -410,7 +423,7 @@ function quarantineDenial(agent: string, entry: QuarantineEntry): Decision {
   return {
     action: 'deny',
     rule: 'quarantine',
-    reason: `agent ${agent} is quarantined since ${entry.since} (${entry.reason}); all egress is refused until an operator releases it`,
+    reason: `agent ${agent} is quarantined since ${entry.since} (${entry.reason}); all egress is refused ${entry.expiresAt ? `until ${entry.expiresAt}` : 'until an operator releases it'}`,
   };
 }
 

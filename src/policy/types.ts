@@ -2,6 +2,7 @@
  * The policy model as loaded from `rules/` (after validation), and the decision it produces.
  * Loading and validation live in src/config/; compiling and deciding live here in src/policy/.
  */
+import type { AgentBudgets } from '../budgets/types.js';
 import type { ProtocolName } from '../inspect/types.js';
 
 /** Inclusive port range; `{from: 1, to: 65535}` is "any port". */
@@ -55,6 +56,8 @@ export interface AgentPolicy {
   credentials: Credential[];
   rules: Rule[];
   source?: RuleSource;
+  /** Per-agent budgets (src/budgets/); absent = none. */
+  budgets?: AgentBudgets;
 }
 
 /** Everything in `rules/`: global denies, the unknown-agent setting and every agent. */

@@ -18,6 +18,10 @@ export interface QuarantineEntry {
   trigger?: string;
   /** ISO time after which the quarantine lapses by itself; absent = until released. */
   expiresAt?: string;
+  /** The rule id that decided it (`detection.stratum`, `budget.bytes_out`). */
+  rule?: string;
+  /** Correlation tags of the flow that triggered it (run / episode / step), for the release webhook too. */
+  tags?: Record<string, string>;
 }
 
 export class QuarantineStateError extends Error {}
@@ -78,6 +82,21 @@ export class QuarantineStore {
     return entry;
   }
 
+  /** Entries whose `expiresAt` has passed but that are still on file (to be released with an event). */
+  expired(now = new Date()): QuarantineEntry[] {
+    return [...this.entries.values()].filter((entry) => entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= now.getTime());
+  }
+
+  /** The earliest `expiresAt` still ahead, in epoch milliseconds (for the expiry timer). */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const entry of this.entries.values()) {
+      const at = entry.expiresAt === undefined ? Number.NaN : Date.parse(entry.expiresAt);
+      if (Number.isFinite(at) && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   list(now = new Date()): QuarantineEntry[] {
     return [...this.entries.keys()].flatMap((agent) => this.get(agent, now) ?? []);
   }
@@ -98,6 +117,17 @@ export class QuarantineStore {
     this.unsaved.delete(agent);
     await this.persist();
     return had;
+  }
+
+  /**
+   * Resolves once every write queued so far has run; rejects when `agent`'s entry is still unsaved
+   * (its write failed), so a caller can tell "in force" from "in force and survives a restart".
+   */
+  async settled(agent?: string): Promise<void> {
+    await this.writing;
+    if (agent !== undefined && this.unsaved.has(agent)) {
+      throw new Error(`quarantine of ${agent} is in force but could not be saved to ${this.file}`);
+    }
   }
 
   private persist(): Promise<void> {
@@ -140,7 +170,13 @@ function isEntry(value: unknown): value is QuarantineEntry {
   const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
   const expiresAt = field('expiresAt');
   return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
-    (expiresAt === undefined || typeof expiresAt === 'string');
+    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt)))) &&
+    isOptionalTags(field('tags'));
+}
+
+function isOptionalTags(value: unknown): boolean {
+  if (value === undefined) return true;
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((tag) => typeof tag === 'string');
 }
 
 function isMissingFile(error: unknown): boolean {

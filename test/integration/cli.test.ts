@@ -182,7 +182,7 @@ allow:
       await writeFile(file, JSON.stringify({ version: 1, quarantined: [{ agent: 'miner', since: '2026-11-26T00:00:00.000Z', reason: 'stratum: XMRig login' }] }));
       const listed = await runCli(['quarantine', 'list', '--state', state]);
       expect(listed.code).toBe(0);
-      expect(listed.stdout).toContain('miner\tsince 2026-11-26T00:00:00.000Z\tstratum: XMRig login');
+      expect(listed.stdout).toContain('miner\tsince 2026-11-26T00:00:00.000Z\tuntil released\tstratum: XMRig login');
       const released = await runCli(['quarantine', 'release', 'miner', '--state', state]);
       expect(released.code).toBe(0);
       expect(released.stdout).toMatch(/released miner; send SIGHUP/);

@@ -205,3 +205,27 @@ describe('QuarantineStore reload keeps what it could not save', () => {
     expect(store.get('miner')).toBeUndefined();
   });
 });
+
+describe('QuarantineStore expiry', () => {
+  it('hides expired entries from get/list, reports them as expired, and knows the next expiry', async () => {
+    const store = await QuarantineStore.open(file);
+    await store.add(entry('gone', { expiresAt: '2026-11-26T10:00:00.000Z' }));
+    await store.add(entry('soon', { expiresAt: '2026-11-26T12:00:00.000Z' }));
+    await store.add(entry('forever'));
+    const now = new Date('2026-11-26T11:00:00.000Z');
+    expect(store.get('gone', now)).toBeUndefined();
+    expect(store.list(now).map((item) => item.agent)).toEqual(['soon', 'forever']);
+    expect(store.expired(now).map((item) => item.agent)).toEqual(['gone']);
+    expect(store.nextExpiry()).toBe(Date.parse('2026-11-26T10:00:00.000Z'));
+    await store.release('gone');
+    expect(store.nextExpiry()).toBe(Date.parse('2026-11-26T12:00:00.000Z'));
+  });
+
+  it('refuses a state file whose expiry is not a time, or whose tags are not strings', async () => {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify({ version: 1, quarantined: [entry('x', { expiresAt: 'tomorrow' })] }));
+    await expect(QuarantineStore.open(file)).rejects.toThrow(QuarantineStateError);
+    await writeFile(file, JSON.stringify({ version: 1, quarantined: [{ ...entry('x'), tags: { run: 7 } }] }));
+    await expect(QuarantineStore.open(file)).rejects.toThrow(QuarantineStateError);
+  });
+});

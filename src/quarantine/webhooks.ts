@@ -1,0 +1,175 @@
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { SECRET_REFERENCE, type QuarantineTransition, type WebhookConfig } from '../config/quarantine-config.js';
+import type { EventBus } from '../events/bus.js';
+import type { Tags } from '../events/types.js';
+
+/**
+ * Tells webhooks (a trainer, an orchestrator) when an agent enters or leaves quarantine, so the job can
+ * be paused. Deliveries run in the background: a slow or dead receiver never delays a flow, nor the
+ * quarantine itself. Each delivery is retried with exponential backoff a bounded number of times; when
+ * it still fails, a `quarantine.webhook_failed` event says so. Secrets in headers are resolved per call
+ * and never appear in events (nor does the URL's query or user info, which may hold a token).
+ */
+
+/** The JSON body each webhook receives. */
+export interface QuarantineNotice {
+  event: QuarantineTransition;
+  agent: string;
+  reason: string;
+  /** The detection kind or budget that triggered it ("operator" for the CLI). */
+  trigger?: string;
+  /** The rule id that decided it, e.g. `detection.stratum`, `budget.bytes_out`. */
+  rule?: string;
+  flow_id?: string;
+  tags?: Tags;
+  since?: string;
+  /** ISO time the quarantine lapses by itself; null = until released. */
+  expires_at: string | null;
+  /** ISO time of the transition. */
+  at: string;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+export class WebhookNotifier {
+  private readonly pending = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly hooks: readonly WebhookConfig[],
+    private readonly events: EventBus,
+  ) {}
+
+  notify(notice: QuarantineNotice): void {
+    if (this.stopped) return;
+    for (const hook of this.hooks) {
+      if (!hook.on.includes(notice.event)) continue;
+      const delivery = this.deliver(hook, notice).catch(() => undefined);
+      this.pending.add(delivery);
+      void delivery.finally(() => this.pending.delete(delivery));
+    }
+  }
+
+  /** Resolves once every delivery started so far has succeeded or given up. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  /** Abandons the retries still waiting (shutdown); a request in flight ends at its timeout. */
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async deliver(hook: WebhookConfig, notice: QuarantineNotice): Promise<void> {
+    const body = JSON.stringify(notice);
+    let lastError = '';
+    const attempts = hook.retries + 1;
+    for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      try {
+        const headers = await resolveHeaders(hook.headers);
+        const status = await post(hook.url, headers, body, hook.timeoutMs);
+        if (status >= 200 && status < 300) {
+          this.events.emit({ name: 'quarantine.webhook_delivered', kind: 'event', outcome: 'success', agent: notice.agent, details: { url: redactUrl(hook.url), transition: notice.event, attempts: attempt, status } });
+          return;
+        }
+        lastError = `HTTP ${status}`;
+      } catch (error) {
+        lastError = error instanceof Error ? error.message : String(error);
+      }
+      if (attempt === attempts || this.stopped) break;
+      if (!(await this.pause(Math.min(hook.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS)))) break;
+    }
+    this.events.emit({
+      name: 'quarantine.webhook_failed',
+      kind: 'alert',
+      outcome: 'failure',
+      agent: notice.agent,
+      reason: `webhook ${redactUrl(hook.url)} not told that ${notice.agent} was ${notice.event}: ${lastError}`,
+      details: { url: redactUrl(hook.url), transition: notice.event, attempts, error: lastError },
+    });
+  }
+
+  /** Waits `ms`, unless stopped first; resolves to whether to go on. */
+  private pause(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        resolve(!this.stopped);
+      }, ms);
+      timer.unref();
+      this.timers.add(timer);
+    });
+  }
+}
+
+/** `${env:NAME}` / `${file:/path}` replaced by their values (a file's trailing newline dropped). */
+export async function resolveHeaders(templates: Record<string, string>): Promise<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  for (const [name, template] of Object.entries(templates)) {
+    let value = '';
+    let from = 0;
+    for (const match of template.matchAll(SECRET_REFERENCE)) {
+      value += template.slice(from, match.index);
+      value += await secret(match[1] ?? '', match[2] ?? '', name);
+      from = match.index + match[0].length;
+    }
+    value += template.slice(from);
+    if (/[\r\n]/.test(value)) throw new Error(`header ${name}: the referenced value spans several lines`);
+    headers[name] = value;
+  }
+  return headers;
+}
+
+async function secret(kind: string, target: string, header: string): Promise<string> {
+  if (kind === 'env') {
+    const value = process.env[target];
+    if (value === undefined) throw new Error(`header ${header}: environment variable ${target} is not set`);
+    return value;
+  }
+  try {
+    return (await readFile(target, 'utf8')).replace(/\r?\n$/, '');
+  } catch (error) {
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw new Error(`header ${header}: cannot read ${target} (${code})`);
+  }
+}
+
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const request = (target.protocol === 'https:' ? https : http).request(target, {
+      method: 'POST',
+      // No pooling: one short request per notice, and nothing left open to hold up a shutdown.
+      agent: false,
+      headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },
+    });
+    const timer = setTimeout(() => request.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    request.on('response', (response) => {
+      response.resume();
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve(response.statusCode ?? 0);
+      });
+      response.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(error.code ?? error.message));
+    });
+    request.end(body);
+  });
+}
+
+/** The URL as events show it: no user info, no query (either may carry a token). */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+}
