@@ -10,7 +10,10 @@ import { ListenError, startProxy, StartupError } from './server.js';
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
 Usage:
-  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT]
+                 [--transparent HOST:PORT] [--events FILE]
+  chokepoint iptables install|remove --mode sidecar|gateway [--proxy-user USER] [--dry-run]
+                 [--transparent-port N] [--dns-port N] [--agent-interface IF] [--config FILE]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint --help
@@ -20,6 +23,9 @@ run      Start the proxy.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
+  --transparent HOST:PORT
+                      Transparent listener for connections redirected by iptables (see "iptables").
+                      Default: off. Sidecar: 127.0.0.1:15001; gateway: the agent-facing address.
   --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
   Rules reload when their files change and on SIGHUP; an invalid change is rejected (config.rejected
   event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
@@ -53,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(args: string[]): Promise<number> {
-  let values: { config?: string; rules?: string; http?: string; socks?: string; events?: string; help?: boolean };
+  let values: { config?: string; rules?: string; http?: string; socks?: string; transparent?: string; events?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -62,6 +68,7 @@ async function run(args: string[]): Promise<number> {
         rules: { type: 'string' },
         http: { type: 'string' },
         socks: { type: 'string' },
+        transparent: { type: 'string' },
         events: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -92,7 +99,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`].filter(Boolean).join(', ');
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.transparent && `transparent ${proxy.transparent.address}:${proxy.transparent.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
   if (!configured.config.inspect) {
     process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');

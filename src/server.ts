@@ -10,6 +10,8 @@ import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
 import { createSocks5Server } from './listeners/socks5.js';
+import { createTransparentServer } from './listeners/transparent.js';
+import { NameMemory } from './net/name-memory.js';
 import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -34,6 +36,9 @@ export interface RunningProxy {
   /** Bound addresses (port 0 in the config becomes the real port here). */
   readonly http?: AddressInfo;
   readonly socks?: AddressInfo;
+  readonly transparent?: AddressInfo;
+  /** Which names each agent was told resolve to which addresses (the DNS listener records, transparent reads). */
+  readonly names: NameMemory;
   /** Reloads rules now; resolves to whether the new rules were accepted. */
   reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
   stop(): Promise<void>;
@@ -76,9 +81,11 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     quarantine,
   );
 
+  const names = new NameMemory();
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
   let socksAddress: AddressInfo | undefined;
+  let transparentAddress: AddressInfo | undefined;
   try {
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
@@ -95,6 +102,12 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       servers.push(track(server));
       socksAddress = await listen(server, config.listen.socks, 'socks');
       keepServing(server, 'socks', events);
+    }
+    if (config.listen.transparent) {
+      const server = createTransparentServer(pipeline, { names, peekMs: config.timeouts.peekMs, events });
+      servers.push(track(server));
+      transparentAddress = await listen(server, config.listen.transparent, 'transparent');
+      keepServing(server, 'transparent', events);
     }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
@@ -130,6 +143,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     details: {
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
+      transparent: transparentAddress ? `${transparentAddress.address}:${transparentAddress.port}` : null,
       rules: config.rulesDir,
       // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
       inspect: config.inspect,
@@ -143,6 +157,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     registry,
     ...(httpAddress ? { http: httpAddress } : {}),
     ...(socksAddress ? { socks: socksAddress } : {}),
+    ...(transparentAddress ? { transparent: transparentAddress } : {}),
+    names,
     reload,
     async stop(): Promise<void> {
       process.off('SIGHUP', onHangup);

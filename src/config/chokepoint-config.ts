@@ -7,8 +7,8 @@ import type { ListenAddress } from './addresses.js';
 export type { ListenAddress } from './addresses.js';
 
 export interface ChokepointConfig {
-  /** `null` disables that listener. */
-  listen: { http: ListenAddress | null; socks: ListenAddress | null };
+  /** `null` disables that listener. `transparent` (iptables REDIRECT target) is off unless configured. */
+  listen: { http: ListenAddress | null; socks: ListenAddress | null; transparent: ListenAddress | null };
   /** Absolute path of the rules directory. */
   rulesDir: string;
   /**
@@ -42,7 +42,7 @@ export interface ChokepointConfig {
  * directory (or the working directory when there is no config file). The static host map is empty.
  */
 export const DEFAULT_CONFIG = {
-  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 } },
+  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 }, transparent: null },
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
   inspect: true,

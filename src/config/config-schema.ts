@@ -34,14 +34,29 @@ const listenAddress = (fallback: ListenAddress) =>
     .nullable()
     .default(() => ({ ...fallback }));
 
+/** A listener that is off unless configured: "HOST:PORT", or null / absent. */
+const optionalListenAddress = z
+  .string()
+  .transform((text, ctx) => {
+    const parsed = parseListenAddress(text);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }
+    return parsed.listen;
+  })
+  .nullable()
+  .default(null);
+
 const listenSchema = z
   .strictObject({
     http: listenAddress(DEFAULT_CONFIG.listen.http),
     socks: listenAddress(DEFAULT_CONFIG.listen.socks),
+    transparent: optionalListenAddress,
   })
   .prefault({})
   .superRefine((listen, ctx) => {
-    if (listen.http === null && listen.socks === null) {
+    if (listen.http === null && listen.socks === null && listen.transparent === null) {
       ctx.addIssue({ code: 'custom', message: 'both listeners are disabled; Chokepoint would accept nothing' });
     } else if (
       listen.http !== null &&

@@ -19,6 +19,8 @@ export interface CliOverrides {
   rules?: string;
   http?: string;
   socks?: string;
+  /** Transparent listener (iptables REDIRECT target). */
+  transparent?: string;
   /** A path, or "-" for JSON lines on stdout. */
   events?: string;
 }
@@ -29,7 +31,7 @@ export const COMMAND_LINE = 'command line';
 /** Every setting at its default, for runs without `--config`; paths relative to `baseDir`. */
 export function defaultConfig(baseDir: string): ChokepointConfig {
   return {
-    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
+    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, transparent: null },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     inspect: DEFAULT_CONFIG.inspect,
@@ -70,7 +72,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
 export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverrides, cwd: string): ConfigResult {
   const errors: ConfigError[] = [];
   const listen = { ...config.listen };
-  for (const flag of ['http', 'socks'] as const) {
+  for (const flag of ['http', 'socks', 'transparent'] as const) {
     const text = overrides[flag];
     if (text === undefined) continue;
     const parsed = parseListenAddress(text);

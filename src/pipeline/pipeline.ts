@@ -14,6 +14,7 @@ import type { AgentPolicy, Decision } from '../policy/types.js';
 import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
 import { FlowJudge, type Verdict } from './flow-judge.js';
 import { HttpExchangeInspection } from './http-inspection.js';
+import { pinToOriginal, type OriginalTarget } from './original-destination.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 import { runTunnel } from './tunnel.js';
 
@@ -31,6 +32,12 @@ export interface FlowRequest {
   /** Exactly as the client asked: a name, or an IP literal in any spelling. */
   target: { host: string; port: number };
   tags?: Tags;
+  /**
+   * Transparent entry: the address the agent itself connected to, when `target.host` is a name read
+   * from its bytes or its DNS answers. The flow is dialled to this address only, and only if it is
+   * one of the name's vetted addresses (src/pipeline/original-destination.ts).
+   */
+  original?: OriginalTarget;
 }
 
 export type Admission =
@@ -183,6 +190,11 @@ export class Pipeline {
         return { kind: 'unresolvable', flow, code: resolution.code, reason: resolution.message };
       }
       flow.addresses = resolution.addresses;
+      if (request.original) {
+        const pinned = pinToOriginal(target.host, resolution.addresses, request.original);
+        if ('decision' in pinned && !this.overriddenByAudit(agent, pinned.decision)) return this.deny(flow, pinned.decision);
+        flow.addresses = [request.original.address];
+      }
     }
     // A reload that landed during the lookup re-judged the flows registered at that moment, and this one
     // was not among them: judge it by the rules in force now, re-identifying its agent by name as a

@@ -40,7 +40,7 @@ function errorsOf(result: ConfigResult): string[] {
 describe('parseConfigText', () => {
   it('reads every setting, resolving paths against the config file directory', () => {
     expect(configOf(parseConfigText(CONFIG_FILE, FULL))).toEqual({
-      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 } },
+      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 }, transparent: null },
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
       inspect: true,
@@ -65,7 +65,7 @@ describe('parseConfigText', () => {
   it('fills defaults inside partly written sections', () => {
     const config = configOf(parseConfigText(CONFIG_FILE, 'dns: { timeout_ms: 100 }\nlisten: { socks: null }\n'));
     expect(config.dns).toEqual({ ...DEFAULT_CONFIG.dns, timeoutMs: 100 });
-    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null });
+    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null, transparent: null });
   });
 
   it('reports each problem with its line and key path', () => {
@@ -137,7 +137,7 @@ describe('applyCliOverrides', () => {
     expect(config).toEqual({
       ...base,
       rulesDir: '/home/me/my-rules',
-      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 } },
+      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 }, transparent: null },
       events: { file: null },
     });
     expect(configOf(applyCliOverrides(base, { events: 'e.jsonl' }, '/home/me')).events).toEqual({ file: '/home/me/e.jsonl' });
