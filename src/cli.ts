@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { formatConfigErrors } from './config/errors.js';
 import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
 import { loadRules } from './config/load-rules.js';
+import { iptablesCommand } from './iptables/command.js';
 import { QuarantineStore } from './quarantine/store.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
@@ -30,6 +31,19 @@ run      Start the proxy.
   Rules reload when their files change and on SIGHUP; an invalid change is rejected (config.rejected
   event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
 
+iptables install|remove   Redirect an agent's traffic to Chokepoint (iptables and ip6tables, dedicated
+                          CHOKEPOINT_* chains; install twice = same rules; remove leaves nothing).
+  --mode sidecar          Chokepoint runs in the agent's network namespace: nat OUTPUT redirects TCP to
+                          the transparent port and DNS (UDP/TCP 53) to the DNS port; filter OUTPUT drops
+                          (and counts) all other UDP, QUIC included, and other protocols.
+  --mode gateway          Agents route through this host: the same on nat PREROUTING / filter FORWARD.
+  --proxy-user USER       Name or uid Chokepoint runs as (sidecar, required): its traffic is not redirected.
+  --transparent-port N    Default: listen.transparent of --config FILE, else 15001.
+  --dns-port N            Default: 15053.
+  --agent-interface IF    Gateway: only traffic arriving on IF (default: every interface but lo).
+  --dry-run               Print the commands without running them. Counters of dropped packets:
+                          iptables -L CHOKEPOINT_DROP -v -x -n
+
 lint     Validate a rules directory (default ./rules); prints file:line: key: problem; exit 1 on errors.
 
 quarantine list             Agents in quarantine (from the state directory: --state DIR, or the
@@ -54,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') return run(rest);
   if (command === 'lint') return lint(rest);
   if (command === 'quarantine') return quarantine(rest);
+  if (command === 'iptables') return iptablesCommand(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
