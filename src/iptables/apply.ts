@@ -8,18 +8,21 @@ import { binaryOf, renderStep, type Step } from './plan.js';
 
 interface RunResult {
   code: number;
+  stdout: string;
   stderr: string;
 }
 
 function run(command: string, args: readonly string[], input?: string): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { stdio: 'pipe' });
+    let stdout = '';
     let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('error', (error: NodeJS.ErrnoException) =>
-      resolve({ code: 127, stderr: error.code === 'ENOENT' ? `${command} not found (install iptables)` : error.message }),
+      resolve({ code: 127, stdout: '', stderr: error.code === 'ENOENT' ? `${command} not found (install iptables)` : error.message }),
     );
-    child.on('close', (code) => resolve({ code: code ?? 1, stderr: stderr.trim() }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr: stderr.trim() }));
     child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
@@ -46,12 +49,17 @@ async function applyStep(step: Step): Promise<void> {
     case 'ensure-jump':
       if (await succeeds(bin, ['-t', step.table, '-C', step.chain, ...step.rule])) return;
       return must(bin, ['-t', step.table, '-I', step.chain, '1', ...step.rule]);
-    case 'remove-jump':
-      // Bounded: a rule that -C keeps finding after -D would otherwise loop forever.
-      for (let i = 0; i < 100 && (await succeeds(bin, ['-t', step.table, '-C', step.chain, ...step.rule])); i += 1) {
-        await must(bin, ['-t', step.table, '-D', step.chain, ...step.rule]);
+    case 'remove-jumps': {
+      const listed = await run(bin, ['-t', step.table, '-S', step.chain]);
+      if (listed.code !== 0) throw new IptablesError(`${bin} -t ${step.table} -S ${step.chain} failed (exit ${listed.code}): ${listed.stderr || 'no message'}`);
+      for (const line of listed.stdout.split('\n')) {
+        const words = line.trim().split(/\s+/);
+        // Our jumps carry no quoted arguments, so splitting on blanks gives back the rule's arguments.
+        if (words[0] !== '-A' || words.at(-1) !== step.target || words.at(-2) !== '-j') continue;
+        await must(bin, ['-t', step.table, '-D', ...words.slice(1)]);
       }
       return;
+    }
     case 'delete-chain':
       if (!(await succeeds(bin, ['-t', step.table, '-n', '-L', step.chain]))) return;
       await must(bin, ['-t', step.table, '-F', step.chain]);

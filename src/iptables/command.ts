@@ -83,7 +83,7 @@ export async function iptablesCommand(args: string[]): Promise<number> {
     process.stderr.write(`chokepoint iptables: ${problem}\n`);
     return 2;
   }
-  const steps = action === 'install' ? installPlan(options) : removePlan(options);
+  const steps = action === 'install' ? installPlan(options) : removePlan();
   try {
     await applySteps(steps, (line) => process.stdout.write(`${line}\n`), values['dry-run']);
   } catch (error) {

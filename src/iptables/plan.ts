@@ -38,8 +38,8 @@ export type Step =
   | { kind: 'restore'; family: Family; text: string }
   /** Add `-I chain 1 <rule>` unless `-C chain <rule>` finds it. */
   | { kind: 'ensure-jump'; family: Family; table: Table; chain: string; rule: string[] }
-  /** Delete `<rule>` from `chain` as long as it is there. */
-  | { kind: 'remove-jump'; family: Family; table: Table; chain: string; rule: string[] }
+  /** Delete every rule of built-in `chain` that jumps to `target`, whatever its matches. */
+  | { kind: 'remove-jumps'; family: Family; table: Table; chain: string; target: string }
   /** Flush and delete a chain of ours, if it exists. */
   | { kind: 'delete-chain'; family: Family; table: Table; chain: string };
 
@@ -141,15 +141,19 @@ export function installPlan(options: IptablesOptions): Step[] {
 }
 
 /**
- * Removes what either mode installs (whatever mode is asked for, so a switch of mode leaves nothing
- * behind): jumps first, so no packet meets a half-removed chain, then our chains.
+ * Removes what either mode installs (so a switch of mode, or an install with other options, leaves
+ * nothing behind): jumps first, so no packet meets a half-removed chain, then our chains.
  */
-export function removePlan(options: IptablesOptions): Step[] {
+export function removePlan(): Step[] {
   const steps: Step[] = [];
   for (const family of FAMILIES) {
-    const modes: IptablesMode[] = ['sidecar', 'gateway'];
-    for (const mode of modes) {
-      for (const jump of layout({ ...options, mode, proxyUid: options.proxyUid ?? 0 }, family).jumps) steps.push({ kind: 'remove-jump', family, ...jump });
+    for (const [table, chain, target] of [
+      ['nat', 'OUTPUT', CHAINS.natOut],
+      ['nat', 'PREROUTING', CHAINS.natPre],
+      ['filter', 'OUTPUT', CHAINS.filterOut],
+      ['filter', 'FORWARD', CHAINS.filterForward],
+    ] as const) {
+      steps.push({ kind: 'remove-jumps', family, table, chain, target });
     }
     for (const [table, chain] of [
       ['nat', CHAINS.natOut],
@@ -178,10 +182,8 @@ export function renderStep(step: Step): string {
       const rule = quoteRule(step.rule);
       return `${bin} -t ${step.table} -C ${step.chain} ${rule} 2>/dev/null || ${bin} -t ${step.table} -I ${step.chain} 1 ${rule}`;
     }
-    case 'remove-jump': {
-      const rule = quoteRule(step.rule);
-      return `while ${bin} -t ${step.table} -C ${step.chain} ${rule} 2>/dev/null; do ${bin} -t ${step.table} -D ${step.chain} ${rule}; done`;
-    }
+    case 'remove-jumps':
+      return `${bin} -t ${step.table} -S ${step.chain} | sed -n 's/^-A \\(.* -j ${step.target}\\)$/\\1/p' | while read -r rule; do ${bin} -t ${step.table} -D $rule; done`;
     case 'delete-chain':
       return `if ${bin} -t ${step.table} -n -L ${step.chain} >/dev/null 2>&1; then ${bin} -t ${step.table} -F ${step.chain}; ${bin} -t ${step.table} -X ${step.chain}; fi`;
   }
