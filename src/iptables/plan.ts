@@ -94,7 +94,12 @@ function layout(options: IptablesOptions, family: Family): Layout {
       ],
       // DNS comes before the loopback exception: a resolver configured at 127.0.0.53 is Chokepoint's too.
       nat: { chain: CHAINS.natOut, rules: [own, dns('udp'), dns('tcp'), ['-o', 'lo', '-j', 'RETURN'], tcp] },
-      filter: { chain: CHAINS.filterOut, rules: [own, ['-o', 'lo', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]] },
+      // Redirected packets still show their original output interface to filter OUTPUT (the hook's
+      // device is fixed before nat reroutes them), so they are let through by their conntrack state.
+      filter: {
+        chain: CHAINS.filterOut,
+        rules: [own, ['-o', 'lo', '-j', 'RETURN'], ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]],
+      },
     };
   }
   const from = options.agentInterface ? ['-i', options.agentInterface] : ['!', '-i', 'lo'];

@@ -1,0 +1,153 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+/**
+ * Two network namespaces joined by a veth pair, for proving transparent mode with real clients and for
+ * measuring it: an "agent" namespace (Chokepoint runs inside it as its own uid, with
+ * `chokepoint iptables install --mode sidecar`, so its only way out is Chokepoint) and an "internet"
+ * namespace holding public-looking addresses on its loopback and real servers on them.
+ *
+ * Names are unique per run (a random suffix); `destroy` deletes both namespaces (which deletes the veth
+ * pair and every rule in them) and kills every process started through `spawnIn`.
+ *
+ *   agent ns  10.99.0.2/24 ── veth ── 10.99.0.1/24  internet ns (+ INTERNET_ADDRESSES on lo)
+ */
+
+export const AGENT_ADDRESS = '10.99.0.2';
+const INTERNET_SIDE_ADDRESS = '10.99.0.1';
+
+/** Public-looking addresses (no special range, so name rules apply to them as to the real internet). */
+export const INTERNET_ADDRESSES = {
+  allowed: '5.0.0.10',
+  denied: '5.0.0.20',
+  pool: '5.0.0.30',
+  udpSink: '5.0.0.40',
+} as const;
+
+/** Why namespaces cannot be used here, or undefined when they can. */
+export function netnsUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
+  if (process.getuid?.() !== 0) return 'network namespaces need root';
+  for (const tool of ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'setpriv']) {
+    if (spawnSync(tool, ['--version']).error && spawnSync(tool, ['-V']).error) return `${tool} is not installed`;
+  }
+  const probe = `cp-probe-${randomBytes(4).toString('hex')}`;
+  const added = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
+  if (added.status !== 0) return `cannot create a network namespace: ${added.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe]);
+  return undefined;
+}
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class Topology {
+  readonly agentNs: string;
+  readonly internetNs: string;
+  private readonly children = new Set<ChildProcess>();
+
+  private constructor(readonly id: string) {
+    this.agentNs = `cp-agent-${id}`;
+    this.internetNs = `cp-inet-${id}`;
+  }
+
+  /** Creates both namespaces and the link between them; on any failure, undoes what it did and throws. */
+  static create(): Topology {
+    const topology = new Topology(randomBytes(3).toString('hex'));
+    try {
+      topology.build();
+    } catch (error) {
+      topology.destroyNamespaces();
+      throw error;
+    }
+    return topology;
+  }
+
+  private build(): void {
+    const { agentNs, internetNs, id } = this;
+    const agentIf = `cpa${id}`;
+    const internetIf = `cpi${id}`;
+    must('ip', ['netns', 'add', agentNs]);
+    must('ip', ['netns', 'add', internetNs]);
+    must('ip', ['link', 'add', agentIf, 'netns', agentNs, 'type', 'veth', 'peer', 'name', internetIf, 'netns', internetNs]);
+    this.must(agentNs, ['ip', 'link', 'set', 'lo', 'up']);
+    this.must(agentNs, ['ip', 'addr', 'add', `${AGENT_ADDRESS}/24`, 'dev', agentIf]);
+    this.must(agentNs, ['ip', 'link', 'set', agentIf, 'up']);
+    this.must(agentNs, ['ip', 'route', 'add', 'default', 'via', INTERNET_SIDE_ADDRESS]);
+    this.must(internetNs, ['ip', 'link', 'set', 'lo', 'up']);
+    this.must(internetNs, ['ip', 'addr', 'add', `${INTERNET_SIDE_ADDRESS}/24`, 'dev', internetIf]);
+    this.must(internetNs, ['ip', 'link', 'set', internetIf, 'up']);
+    for (const address of Object.values(INTERNET_ADDRESSES)) this.must(internetNs, ['ip', 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+  }
+
+  /** Runs a command inside `ns` to completion. */
+  run(ns: string, argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      const child = this.spawnIn(ns, argv);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+      child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input ?? '');
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Starts a long-running process inside `ns`; it is killed by `destroy` if still running. */
+  spawnIn(ns: string, argv: readonly string[]): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'pipe' });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    child.on('error', () => undefined);
+    return child;
+  }
+
+  /** Synchronous command inside `ns` that must succeed. */
+  must(ns: string, argv: readonly string[]): string {
+    return must('ip', ['netns', 'exec', ns, ...argv]);
+  }
+
+  /** Kills what was started, then deletes the namespaces (and with them the veth pair and the rules). */
+  async destroy(): Promise<void> {
+    const exits = [...this.children].map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+    }));
+    await Promise.all(exits);
+    this.destroyNamespaces();
+  }
+
+  private destroyNamespaces(): void {
+    // Processes left in a namespace (started by a test outside spawnIn) are killed first, or the
+    // namespace would live on in them.
+    for (const ns of [this.agentNs, this.internetNs]) {
+      if (!existsSync(`/run/netns/${ns}`)) continue;
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => /^\d+$/.test(pid));
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  }
+}
+
+function must(command: string, args: readonly string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr || result.error?.message || `exit ${result.status}`}`);
+  return result.stdout;
+}
