@@ -192,8 +192,9 @@ export class Pipeline {
       flow.addresses = resolution.addresses;
       if (request.original) {
         const pinned = pinToOriginal(target.host, resolution.addresses, request.original);
-        if ('decision' in pinned && !this.overriddenByAudit(agent, pinned.decision)) return this.deny(flow, pinned.decision);
+        // From here the flow is about the address the agent dialled (its events name it, whatever happens).
         flow.addresses = [request.original.address];
+        if ('decision' in pinned && !this.overriddenByAudit(agent, pinned.decision)) return this.deny(flow, pinned.decision);
       }
     }
     // A reload that landed during the lookup re-judged the flows registered at that moment, and this one
