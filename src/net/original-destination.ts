@@ -71,9 +71,9 @@ export function originalDestination(socket: net.Socket): OriginalDestination {
   const fd = socketFd(socket);
   if (fd === undefined) return { ok: false, code: 'NO_FD', message: 'the socket has no file descriptor (not a kernel TCP socket)' };
   const local = socket.localAddress ?? '';
-  const mappedOrV4 = !local.includes(':') || local.toLowerCase().startsWith('::ffff:');
-  const attempts = mappedOrV4 ? [SOL_IP, SOL_IPV6] : [SOL_IPV6];
-  let last: OriginalDestination = { ok: false, code: 'ENOENT', message: 'no original destination' };
+  const ipv6Socket = local.includes(':');
+  const attempts = !ipv6Socket ? [SOL_IP] : local.toLowerCase().startsWith('::ffff:') ? [SOL_IP, SOL_IPV6] : [SOL_IPV6];
+  let first: OriginalDestination | undefined;
   for (const level of attempts) {
     const buffer = Buffer.alloc(SOCKADDR_IN6_BYTES);
     const length = [SOCKADDR_IN6_BYTES];
@@ -85,9 +85,10 @@ export function originalDestination(socket: net.Socket): OriginalDestination {
     }
     const errno = koffi?.errno() ?? 0;
     // ENOENT: no conntrack entry, i.e. the connection was not redirected (or conntrack is not loaded).
-    last = { ok: false, code: errno === 2 ? 'ENOENT' : `errno ${errno}`, message: errno === 2 ? 'the connection was not redirected (no conntrack entry for it)' : `getsockopt(SO_ORIGINAL_DST) failed with errno ${errno}` };
+    first ??= { ok: false, code: errno === 2 ? 'ENOENT' : `errno ${errno}`, message: errno === 2 ? 'the connection was not redirected (no conntrack entry for it)' : `getsockopt(SO_ORIGINAL_DST) failed with errno ${errno}` };
   }
-  return last;
+  // The first level asked is the socket's own family: its error is the meaningful one.
+  return first ?? { ok: false, code: 'ENOENT', message: 'no original destination' };
 }
 
 /** Decodes a sockaddr_in / sockaddr_in6 (family in host byte order, port and address in network order). */
