@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InternetRecord } from './internet-servers.js';
-import { Topology } from './topology.js';
+import { Topology, type TopologyKind } from './topology.js';
 
 /**
- * The sidecar topology, running: the internet namespace's servers, and Chokepoint inside the agent
- * namespace as its own unprivileged uid behind `chokepoint iptables install --mode sidecar`. What the
- * e2e test and the transparent benchmark share. Everything runs from the built `dist/` (npm run build).
+ * A topology, running: the internet namespace's servers, and Chokepoint as its own unprivileged uid —
+ * inside the agent namespace behind `chokepoint iptables install --mode sidecar`, or (gateway) in the
+ * gateway namespace the agent routes through, behind `--mode gateway`. What the e2e tests and the
+ * transparent benchmark share. Everything runs from the built `dist/` (npm run build).
  */
 
 export interface SidecarLabOptions {
@@ -20,10 +21,14 @@ export interface SidecarLabOptions {
   extraConfig?: string;
   /** Names the TLS server's certificate is for. */
   certificateNames: string[];
+  /** Default sidecar. */
+  kind?: TopologyKind;
 }
 
 export interface SidecarLab {
   topology: Topology;
+  /** The namespace Chokepoint (and its iptables rules) run in: the agent's (sidecar) or the gateway's. */
+  chokepointNs: string;
   dir: string;
   certPath: string;
   proxyUid: number;
@@ -47,7 +52,7 @@ const HTTP_PORT = 3128;
 
 export async function startSidecarLab(options: SidecarLabOptions): Promise<SidecarLab> {
   if (!existsSync(CLI) || !existsSync(INTERNET_SERVERS)) throw new Error(`run "npm run build" first (${CLI} is missing)`);
-  const topology = Topology.create();
+  const topology = Topology.create(options.kind ?? 'sidecar');
   const dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-netns-'));
   const cleanup = async (): Promise<void> => {
     await topology.destroy();
@@ -92,8 +97,12 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
   chownSync(stateDir, proxyUid, proxyUid);
   const eventsFile = path.join(stateDir, 'events.jsonl');
   const configFile = path.join(dir, 'chokepoint.yaml');
+  const gateway = topology.gatewayNs !== undefined;
+  const chokepointNs = topology.gatewayNs ?? topology.agentNs;
+  // A gateway's PREROUTING REDIRECT goes to the address of the interface the packet came in on.
+  const transparentHost = gateway ? '0.0.0.0' : '127.0.0.1';
   writeFileSync(configFile, [
-    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "127.0.0.1:${TRANSPARENT_PORT}" }`,
+    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "${transparentHost}:${TRANSPARENT_PORT}" }`,
     `rules: ${rulesDir}`,
     `state_dir: ${stateDir}`,
     `events: { file: ${eventsFile} }`,
@@ -101,10 +110,11 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
     '',
   ].join('\n'));
 
-  const installed = await topology.run(topology.agentNs, [process.execPath, CLI, 'iptables', 'install', '--mode', 'sidecar', '--proxy-user', String(proxyUid), '--config', configFile]);
+  const modeArgs = gateway ? ['--mode', 'gateway', '--agent-interface', topology.gatewayAgentIf ?? ''] : ['--mode', 'sidecar', '--proxy-user', String(proxyUid)];
+  const installed = await topology.run(chokepointNs, [process.execPath, CLI, 'iptables', 'install', ...modeArgs, '--config', configFile]);
   if (installed.code !== 0) throw new Error(`chokepoint iptables install failed: ${installed.stderr}`);
 
-  const chokepoint = topology.spawnIn(topology.agentNs, [
+  const chokepoint = topology.spawnIn(chokepointNs, [
     'setpriv', '--reuid', String(proxyUid), '--regid', String(proxyUid), '--clear-groups', '--',
     process.execPath, CLI, 'run', '--config', configFile,
   ]);
@@ -112,6 +122,7 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
 
   return {
     topology,
+    chokepointNs,
     dir,
     certPath,
     proxyUid,

@@ -11,11 +11,18 @@ import { existsSync } from 'node:fs';
  * Names are unique per run (a random suffix); `destroy` deletes both namespaces (which deletes the veth
  * pair and every rule in them) and kills every process started through `spawnIn`.
  *
- *   agent ns  10.99.0.2/24 ── veth ── 10.99.0.1/24  internet ns (+ INTERNET_ADDRESSES on lo)
+ *   sidecar:  agent ns 10.99.0.2/24 ── veth ── 10.99.0.1/24 internet ns (+ INTERNET_ADDRESSES on lo)
+ *   gateway:  agent ns 10.99.0.2/24 ── veth ── 10.99.0.1/24 gateway ns 10.97.0.2/24 ── veth ── 10.97.0.1/24 internet ns
+ *
+ * In the gateway topology the agent's default route is the gateway namespace, which forwards (until
+ * `chokepoint iptables install --mode gateway` says otherwise) and runs Chokepoint.
  */
 
 export const AGENT_ADDRESS = '10.99.0.2';
-const INTERNET_SIDE_ADDRESS = '10.99.0.1';
+/** The agent's next hop: the internet namespace (sidecar) or the gateway (gateway). */
+const AGENT_SIDE_PEER = '10.99.0.1';
+const GATEWAY_OUTSIDE = '10.97.0.2';
+const INTERNET_OUTSIDE = '10.97.0.1';
 
 /** Public-looking addresses (no special range, so name rules apply to them as to the real internet). */
 export const INTERNET_ADDRESSES = {
@@ -45,19 +52,27 @@ export interface CommandResult {
   stderr: string;
 }
 
+export type TopologyKind = 'sidecar' | 'gateway';
+
 export class Topology {
   readonly agentNs: string;
   readonly internetNs: string;
+  /** Only in the gateway topology. */
+  readonly gatewayNs: string | undefined;
+  /** The gateway's interface facing the agent (for `--agent-interface`). */
+  readonly gatewayAgentIf: string | undefined;
   private readonly children = new Set<ChildProcess>();
 
-  private constructor(readonly id: string) {
+  private constructor(readonly id: string, readonly kind: TopologyKind) {
     this.agentNs = `cp-agent-${id}`;
     this.internetNs = `cp-inet-${id}`;
+    this.gatewayNs = kind === 'gateway' ? `cp-gw-${id}` : undefined;
+    this.gatewayAgentIf = kind === 'gateway' ? `cpg${id}` : undefined;
   }
 
-  /** Creates both namespaces and the link between them; on any failure, undoes what it did and throws. */
-  static create(): Topology {
-    const topology = new Topology(randomBytes(3).toString('hex'));
+  /** Creates the namespaces and the links between them; on any failure, undoes what it did and throws. */
+  static create(kind: TopologyKind = 'sidecar'): Topology {
+    const topology = new Topology(randomBytes(3).toString('hex'), kind);
     try {
       topology.build();
     } catch (error) {
@@ -68,20 +83,33 @@ export class Topology {
   }
 
   private build(): void {
-    const { agentNs, internetNs, id } = this;
-    const agentIf = `cpa${id}`;
-    const internetIf = `cpi${id}`;
+    const { agentNs, internetNs, gatewayNs, id } = this;
     must('ip', ['netns', 'add', agentNs]);
     must('ip', ['netns', 'add', internetNs]);
-    must('ip', ['link', 'add', agentIf, 'netns', agentNs, 'type', 'veth', 'peer', 'name', internetIf, 'netns', internetNs]);
-    this.must(agentNs, ['ip', 'link', 'set', 'lo', 'up']);
-    this.must(agentNs, ['ip', 'addr', 'add', `${AGENT_ADDRESS}/24`, 'dev', agentIf]);
-    this.must(agentNs, ['ip', 'link', 'set', agentIf, 'up']);
-    this.must(agentNs, ['ip', 'route', 'add', 'default', 'via', INTERNET_SIDE_ADDRESS]);
-    this.must(internetNs, ['ip', 'link', 'set', 'lo', 'up']);
-    this.must(internetNs, ['ip', 'addr', 'add', `${INTERNET_SIDE_ADDRESS}/24`, 'dev', internetIf]);
-    this.must(internetNs, ['ip', 'link', 'set', internetIf, 'up']);
+    if (gatewayNs) must('ip', ['netns', 'add', gatewayNs]);
+    // The agent's link: to the internet namespace directly (sidecar), or to the gateway.
+    const agentPeerNs = gatewayNs ?? internetNs;
+    const agentPeerIf = this.gatewayAgentIf ?? `cpi${id}`;
+    this.link(agentNs, `cpa${id}`, `${AGENT_ADDRESS}/24`, agentPeerNs, agentPeerIf, `${AGENT_SIDE_PEER}/24`);
+    this.must(agentNs, ['ip', 'route', 'add', 'default', 'via', AGENT_SIDE_PEER]);
+    if (gatewayNs) {
+      this.link(gatewayNs, `cpo${id}`, `${GATEWAY_OUTSIDE}/24`, internetNs, `cpi${id}`, `${INTERNET_OUTSIDE}/24`);
+      this.must(gatewayNs, ['ip', 'route', 'add', 'default', 'via', INTERNET_OUTSIDE]);
+      this.must(gatewayNs, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+      // Replies to forwarded packets (were any let through) find their way back to the agent.
+      this.must(internetNs, ['ip', 'route', 'add', '10.99.0.0/24', 'via', GATEWAY_OUTSIDE]);
+    }
     for (const address of Object.values(INTERNET_ADDRESSES)) this.must(internetNs, ['ip', 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+  }
+
+  /** A veth pair between two namespaces, addressed and up, with loopback up on both sides. */
+  private link(leftNs: string, leftIf: string, leftAddress: string, rightNs: string, rightIf: string, rightAddress: string): void {
+    must('ip', ['link', 'add', leftIf, 'netns', leftNs, 'type', 'veth', 'peer', 'name', rightIf, 'netns', rightNs]);
+    for (const [ns, name, address] of [[leftNs, leftIf, leftAddress], [rightNs, rightIf, rightAddress]] as const) {
+      this.must(ns, ['ip', 'link', 'set', 'lo', 'up']);
+      this.must(ns, ['ip', 'addr', 'add', address, 'dev', name]);
+      this.must(ns, ['ip', 'link', 'set', name, 'up']);
+    }
   }
 
   /** Runs a command inside `ns` to completion. */
@@ -131,7 +159,7 @@ export class Topology {
   private destroyNamespaces(): void {
     // Processes left in a namespace (started by a test outside spawnIn) are killed first, or the
     // namespace would live on in them.
-    for (const ns of [this.agentNs, this.internetNs]) {
+    for (const ns of [this.agentNs, this.internetNs, ...(this.gatewayNs ? [this.gatewayNs] : [])]) {
       if (!existsSync(`/run/netns/${ns}`)) continue;
       const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => /^\d+$/.test(pid));
       for (const pid of pids) {

@@ -1,7 +1,8 @@
 /**
  * Transparent mode proved in network namespaces: an agent namespace whose only way out is Chokepoint
  * (sidecar: Chokepoint runs inside it as its own uid, behind `chokepoint iptables install --mode
- * sidecar`), and an internet namespace with real servers (HTTP, TLS, OpenSSH, a Stratum pool, a UDP
+ * sidecar`; gateway: the agent routes through a gateway namespace running Chokepoint behind `--mode
+ * gateway`), and an internet namespace with real servers (HTTP, TLS, OpenSSH, a Stratum pool, a UDP
  * sink). The clients are the real ones — curl, ssh — with no proxy settings at all: the kernel
  * redirects them. Denied flows must leave an event and must never reach the internet-side server.
  *
@@ -37,7 +38,10 @@ type Event = Record<string, unknown> & {
   destination?: { domain?: string; ip?: string; port?: number };
 };
 
-describe.skipIf(unavailable !== undefined)('transparent mode in network namespaces (sidecar)', () => {
+describe.skipIf(unavailable !== undefined).each([
+  { kind: 'sidecar' as const, listenerSeenFromAgent: '127.0.0.1' },
+  { kind: 'gateway' as const, listenerSeenFromAgent: '10.99.0.1' },
+])('transparent mode in network namespaces ($kind)', ({ kind, listenerSeenFromAgent }) => {
   let lab: SidecarLab;
   let sshDir: string;
 
@@ -47,6 +51,7 @@ describe.skipIf(unavailable !== undefined)('transparent mode in network namespac
       agents: { sandbox: AGENT },
       certificateNames: ['allowed.test', 'denied.test'],
       extraConfig: `hosts: { allowed.test: ${allowed}, denied.test: ${denied} }`,
+      kind,
     });
     sshDir = path.join(lab.dir, 'ssh');
     await startSshd(lab, sshDir);
@@ -74,7 +79,8 @@ describe.skipIf(unavailable !== undefined)('transparent mode in network namespac
 
   it('installs its rules (printing each command) and no proxy variable is set in the agent namespace', async () => {
     expect(lab.iptablesOutput).toContain('iptables-restore --noflush');
-    expect(lab.iptablesOutput).toContain(`-A CHOKEPOINT_OUT -m owner --uid-owner ${lab.proxyUid} -j RETURN`);
+    if (kind === 'sidecar') expect(lab.iptablesOutput).toContain(`-A CHOKEPOINT_OUT -m owner --uid-owner ${lab.proxyUid} -j RETURN`);
+    else expect(lab.iptablesOutput).toContain(`-I PREROUTING 1 -i ${lab.topology.gatewayAgentIf ?? ''} -j CHOKEPOINT_PRE`);
     const env = await inAgent(['env']);
     expect(env.stdout).not.toMatch(/_proxy=/i);
   });
@@ -156,14 +162,14 @@ describe.skipIf(unavailable !== undefined)('transparent mode in network namespac
     await inAgent([process.execPath, '-e', script]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(lab.internet.filter((entry) => entry.kind === 'udp')).toEqual([]);
-    const counters = lab.topology.must(lab.topology.agentNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
+    const counters = lab.topology.must(lab.chokepointNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
     expect(packetsOf(counters, 'chokepoint: QUIC')).toBeGreaterThanOrEqual(1);
     expect(packetsOf(counters, 'chokepoint: UDP')).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses a connection made to the transparent listener directly (it would loop)', async () => {
     const script = `
-      const socket = require('node:net').connect(${lab.transparentPort}, '127.0.0.1');
+      const socket = require('node:net').connect(${lab.transparentPort}, '${listenerSeenFromAgent}');
       socket.on('connect', () => socket.write('GET / HTTP/1.1\\r\\nHost: allowed.test\\r\\n\\r\\n'));
       socket.on('data', (data) => process.stdout.write(data));
       socket.on('error', () => undefined);
