@@ -5,7 +5,7 @@ import type { ProtocolName } from '../inspect/types.js';
 import { addressForJudging, formatAddress, parseIpLiteral } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { NameMemory } from '../net/name-memory.js';
-import { originalDestination } from '../net/original-destination.js';
+import { originalDestination, type OriginalDestination } from '../net/original-destination.js';
 import type { Admission, Pipeline } from '../pipeline/pipeline.js';
 import type { OriginalTarget } from '../pipeline/original-destination.js';
 import { refusalBytes } from '../pipeline/protocol-refusal.js';
@@ -25,6 +25,11 @@ export interface TransparentOptions {
   /** How long to wait for the first bytes that carry a name (the pipeline's peek timeout). */
   peekMs: number;
   events: EventBus;
+  /**
+   * Where the connection was going. The kernel's answer (SO_ORIGINAL_DST) unless replaced — only tests
+   * replace it, to drive the listener on loopback; the kernel path is proved in test/e2e/.
+   */
+  lookup?: (socket: net.Socket) => OriginalDestination;
 }
 
 /** The most read while looking for a name: a TLS ClientHello can span 64 KiB. */
@@ -39,7 +44,7 @@ export function createTransparentServer(pipeline: Pipeline, options: Transparent
 
 async function accept(pipeline: Pipeline, options: TransparentOptions, socket: net.Socket): Promise<void> {
   const client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-  const original = originalDestination(socket);
+  const original = (options.lookup ?? originalDestination)(socket);
   if (!original.ok || isListenerItself(original, socket)) {
     // Not redirected: someone connected to the listener directly. Serving it would dial the listener
     // itself (a loop), so it is refused.

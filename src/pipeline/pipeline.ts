@@ -172,7 +172,8 @@ export class Pipeline {
         port: request.target.port,
         requested: request.target.host,
       },
-      addresses: 'ip' in target ? [formatAddress(target.ip)] : [],
+      // A transparent flow is about the address the agent dialled from the start (its events name it).
+      addresses: 'ip' in target ? [formatAddress(target.ip)] : request.original ? [request.original.address] : [],
       decision: { action: 'deny', rule: 'default-deny' },
       ...(credentials ? { credentialUser: credentials.user } : {}),
     };
@@ -185,13 +186,14 @@ export class Pipeline {
       const early = snapshot.decideName(agent, target.host, flow.target.port);
       if (early && !this.overriddenByAudit(agent, early)) return this.deny(flow, early);
       const resolution = await this.resolver.resolve(target.host);
-      if (!resolution.ok) {
+      // A transparent flow's name that does not resolve cannot vouch for the address: pinning denies it.
+      if (!resolution.ok && !request.original) {
         this.emitFlow('flow.closed', flow, { outcome: 'failure', reason: resolution.message, error: { code: resolution.code, message: resolution.message } });
         return { kind: 'unresolvable', flow, code: resolution.code, reason: resolution.message };
       }
-      flow.addresses = resolution.addresses;
+      flow.addresses = resolution.ok ? resolution.addresses : [];
       if (request.original) {
-        const pinned = pinToOriginal(target.host, resolution.addresses, request.original);
+        const pinned = pinToOriginal(target.host, flow.addresses, request.original);
         // From here the flow is about the address the agent dialled (its events name it, whatever happens).
         flow.addresses = [request.original.address];
         if ('decision' in pinned && !this.overriddenByAudit(agent, pinned.decision)) return this.deny(flow, pinned.decision);
