@@ -21,6 +21,7 @@ import type { UpstreamEndpoints } from './protocol.js';
 import { renderReport, writeReport, type ReportInput } from './report.js';
 import { METRICS, ResultSet } from './results.js';
 import { ALL_TARGETS } from './targets/index.js';
+import { runTransparentBench } from './transparent.js';
 import type { BenchTarget, RunningTarget } from './targets/types.js';
 import { launchUpstream } from './upstream/launch.js';
 import { workloads, type Workload } from './workloads.js';
@@ -173,6 +174,8 @@ async function main(): Promise<number> {
     const file = parsed.settings.outFile ?? fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
     await writeReport(file, input);
     process.stdout.write(`${renderReport(input)}\nWritten to ${file}\n`);
+    // Transparent mode needs network namespaces (root); without them its section says why.
+    await runTransparentBench(file, log);
     return 0;
   } catch (error) {
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

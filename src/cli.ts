@@ -6,14 +6,17 @@ import { loadRules } from './config/load-rules.js';
 import { check } from './commands/check.js';
 import { quarantineCommand } from './quarantine/cli-command.js';
 import { suggestCommand } from './suggest/command.js';
+import { iptablesCommand } from './iptables/command.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
 Usage:
-  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--dns HOST:PORT]
-                 [--events FILE] [--admin HOST:PORT]
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT]
+                 [--transparent HOST:PORT] [--dns HOST:PORT] [--events FILE] [--admin HOST:PORT]
   chokepoint check --agent AGENT HOST:PORT [--protocol P] [--config FILE] [--rules DIR] [--state DIR] [--json]
+  chokepoint iptables install|remove --mode sidecar|gateway [--proxy-user USER] [--dry-run]
+                 [--transparent-port N] [--dns-port N] [--agent-interface IF] [--config FILE]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint quarantine add AGENT [--reason R] [--for DURATION] [--config FILE] [--state DIR]
@@ -29,6 +32,9 @@ run      Start the proxy.
   --dns HOST:PORT     DNS server for agents (UDP and TCP), e.g. 127.0.0.1:5353. Default: off.
                       Answers only names the agent's rules can reach, vets the addresses, forwards to
                       dns.upstreams (config; default: the system's resolvers).
+  --transparent HOST:PORT
+                      Transparent listener for connections redirected by iptables (see "iptables").
+                      Default: off. Sidecar: 127.0.0.1:15001; gateway: the agent-facing address.
   --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
   --admin HOST:PORT   Admin API + /metrics listener (PORT alone = 127.0.0.1:PORT). Default: off.
                       Needs a bearer token: config admin.token_file / admin.token, or
@@ -40,6 +46,18 @@ check    What the proxy would decide for AGENT connecting to HOST:PORT (speaking
          http, websocket, ssh, …): the same dry-run as POST /v1/decide, names resolved as the proxy
          would. Prints the decision, rule and reason (--json: one JSON object). Exit 0 allow or
          alert, 4 deny, 1 invalid config or rules, 2 usage error or unknown agent.
+iptables install|remove   Redirect an agent's traffic to Chokepoint (iptables and ip6tables, dedicated
+                          CHOKEPOINT_* chains; install twice = same rules; remove leaves nothing).
+  --mode sidecar          Chokepoint runs in the agent's network namespace: nat OUTPUT redirects TCP to
+                          the transparent port and DNS (UDP/TCP 53) to the DNS port; filter OUTPUT drops
+                          (and counts) all other UDP, QUIC included, and other protocols.
+  --mode gateway          Agents route through this host: the same on nat PREROUTING / filter FORWARD.
+  --proxy-user USER       Name or uid Chokepoint runs as (sidecar, required): its traffic is not redirected.
+  --transparent-port N    Default: listen.transparent of --config FILE, else 15001.
+  --dns-port N            Default: listen.dns of --config FILE, else 15053.
+  --agent-interface IF    Gateway: only traffic arriving on IF (default: every interface but lo).
+  --dry-run               Print the commands without running them. Counters of dropped packets:
+                          iptables -L CHOKEPOINT_DROP -v -x -n
 
 lint     Validate a rules directory (default ./rules); prints file:line: key: problem; exit 1 on errors.
 
@@ -77,12 +95,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check') return check(rest);
   if (command === 'quarantine') return quarantineCommand(rest);
   if (command === 'suggest') return suggestCommand(rest);
+  if (command === 'iptables') return iptablesCommand(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
 
 async function run(args: string[]): Promise<number> {
-  let values: { config?: string; rules?: string; http?: string; socks?: string; dns?: string; events?: string; admin?: string; help?: boolean };
+  let values: { config?: string; rules?: string; http?: string; socks?: string; dns?: string; transparent?: string; events?: string; admin?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -92,6 +111,7 @@ async function run(args: string[]): Promise<number> {
         http: { type: 'string' },
         socks: { type: 'string' },
         dns: { type: 'string' },
+        transparent: { type: 'string' },
         events: { type: 'string' },
         admin: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -123,7 +143,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.dns && `dns ${proxy.dns.address}:${proxy.dns.port}`, proxy.admin && `admin ${proxy.admin.address}:${proxy.admin.port}`].filter(Boolean).join(', ');
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.transparent && `transparent ${proxy.transparent.address}:${proxy.transparent.port}`, proxy.dns && `dns ${proxy.dns.address}:${proxy.dns.port}`, proxy.admin && `admin ${proxy.admin.address}:${proxy.admin.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
   if (!configured.config.inspect) {
     process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');

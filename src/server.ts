@@ -10,6 +10,7 @@ import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
 import { createSocks5Server } from './listeners/socks5.js';
+import { createTransparentServer } from './listeners/transparent.js';
 import { NameMemory } from './net/name-memory.js';
 import { Resolver } from './net/resolver.js';
 import { startDnsListener, type DnsListener } from './listeners/dns.js';
@@ -47,7 +48,9 @@ export interface RunningProxy {
   readonly markers: AdminParts['markers'];
   /** The DNS listener's address (UDP and TCP share it), when `listen.dns` is set. */
   readonly dns?: AddressInfo;
-  /** Which names each agent was told resolve to which addresses (DNS answers; read by transparent flows). */
+  /** The transparent listener (target of the iptables REDIRECT rules), when `listen.transparent` is set. */
+  readonly transparent?: AddressInfo;
+  /** Which names each agent was told resolve to which addresses (the DNS listener records, transparent reads). */
   readonly names: NameMemory;
   /** Reloads rules now; resolves to whether the new rules were accepted. */
   reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
@@ -110,6 +113,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     readiness: () => ({ ready: !stopping && servers.every(({ server }) => server.listening), checks: { rules_loaded: true, listeners_bound: servers.every(({ server }) => server.listening), stopping } }),
   });
   let dnsListener: DnsListener | undefined;
+  let transparentAddress: AddressInfo | undefined;
   try {
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
@@ -148,6 +152,12 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
         throw new ListenError(`cannot listen for dns on ${where.host}:${where.port}: ${why}`);
       });
     }
+    if (config.listen.transparent) {
+      const server = createTransparentServer(pipeline, { names, peekMs: config.timeouts.peekMs, events });
+      servers.push(track(server));
+      transparentAddress = await listen(server, config.listen.transparent, 'transparent');
+      keepServing(server, 'transparent', events);
+    }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
     throw error;
@@ -184,6 +194,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
       ...(adminAddress ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
       dns: dnsListener ? `${dnsListener.address.address}:${dnsListener.address.port}` : null,
+      transparent: transparentAddress ? `${transparentAddress.address}:${transparentAddress.port}` : null,
       rules: config.rulesDir,
       // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
       inspect: config.inspect,
@@ -201,6 +212,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     metrics: admin.metrics,
     markers: admin.markers,
     ...(dnsListener ? { dns: dnsListener.address } : {}),
+    ...(transparentAddress ? { transparent: transparentAddress } : {}),
     names,
     reload,
     async stop(): Promise<void> {

@@ -10,10 +10,16 @@ export type { ListenAddress, ServerAddress } from './addresses.js';
 export interface ChokepointConfig {
   /** `null` disables that listener. */
   /**
-   * `admin` (the admin API) and `dns` (the DNS listener, UDP + TCP on one address) are off when absent
-   * or null.
+   * `admin` (the admin API), `dns` (the DNS listener, UDP + TCP on one address) and `transparent` (the
+   * iptables REDIRECT target) are off when absent or null.
    */
-  listen: { http: ListenAddress | null; socks: ListenAddress | null; admin?: ListenAddress | null; dns?: ListenAddress | null };
+  listen: {
+    http: ListenAddress | null;
+    socks: ListenAddress | null;
+    admin?: ListenAddress | null;
+    dns?: ListenAddress | null;
+    transparent?: ListenAddress | null;
+  };
   /** Absolute path of the rules directory. */
   rulesDir: string;
   /**
@@ -56,7 +62,7 @@ export interface ChokepointConfig {
  * directory (or the working directory when there is no config file). The static host map is empty.
  */
 export const DEFAULT_CONFIG = {
-  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 }, dns: null },
+  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 }, dns: null, transparent: null },
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
   inspect: true,

@@ -58,11 +58,13 @@ const listenSchema = z
     admin: optionalListenAddress(parseAdminListenAddress).optional(),
     /** The DNS listener (UDP and TCP on one address). */
     dns: optionalListenAddress(parseListenAddress).default(null),
+    /** The transparent listener, target of the iptables REDIRECT rules. */
+    transparent: optionalListenAddress(parseListenAddress).default(null),
   })
   .prefault({})
   .superRefine((listen, ctx) => {
-    if (listen.http === null && listen.socks === null) {
-      ctx.addIssue({ code: 'custom', message: 'both listeners are disabled; Chokepoint would accept nothing' });
+    if (listen.http === null && listen.socks === null && listen.transparent === null) {
+      ctx.addIssue({ code: 'custom', message: 'http, socks and transparent are all disabled; Chokepoint would accept nothing' });
     } else if (
       listen.http !== null &&
       listen.socks !== null &&

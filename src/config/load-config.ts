@@ -23,6 +23,8 @@ export interface CliOverrides {
   socks?: string;
   /** The DNS listener, HOST:PORT. */
   dns?: string;
+  /** Transparent listener (iptables REDIRECT target). */
+  transparent?: string;
   /** A path, or "-" for JSON lines on stdout. */
   events?: string;
   /** The admin API listener, HOST:PORT or PORT (loopback). */
@@ -35,7 +37,7 @@ export const COMMAND_LINE = 'command line';
 /** Every setting at its default, for runs without `--config`; paths relative to `baseDir`. */
 export function defaultConfig(baseDir: string): ChokepointConfig {
   return {
-    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, dns: null },
+    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, dns: null, transparent: null },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     inspect: DEFAULT_CONFIG.inspect,
@@ -78,7 +80,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
 export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverrides, cwd: string): ConfigResult {
   const errors: ConfigError[] = [];
   const listen = { ...config.listen };
-  for (const flag of ['http', 'socks', 'dns'] as const) {
+  for (const flag of ['http', 'socks', 'dns', 'transparent'] as const) {
     const text = overrides[flag];
     if (text === undefined) continue;
     const parsed = parseListenAddress(text);

@@ -73,7 +73,13 @@ export class FlowJudge {
         entry: flow.entry,
         tags: flow.tags,
         source: { ip: flow.client.address, port: flow.client.port },
-        destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
+        // Like the flow events: the single vetted address when nothing was dialled yet (a bare-address
+        // transparent flow refused on its first bytes would otherwise name no destination at all).
+        destination: {
+          ...(flow.target.host ? { domain: flow.target.host } : {}),
+          ...(flow.dialled ? { ip: flow.dialled } : flow.addresses.length === 1 ? { ip: flow.addresses[0] } : {}),
+          port: flow.target.port,
+        },
         ...(flow.protocol ? { protocol: flow.protocol } : {}),
         ...(facts ? { classification: facts } : {}),
         reason: finding.reason,

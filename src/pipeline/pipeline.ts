@@ -17,6 +17,7 @@ import type { QuarantineEntry, QuarantineStore } from '../quarantine/store.js';
 import { DEFAULT_QUARANTINE_CONFIG } from '../config/quarantine-config.js';
 import { FlowJudge, type Verdict } from './flow-judge.js';
 import { HttpExchangeInspection } from './http-inspection.js';
+import { pinToOriginal, type OriginalTarget } from './original-destination.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 import { runTunnel } from './tunnel.js';
 
@@ -34,6 +35,12 @@ export interface FlowRequest {
   /** Exactly as the client asked: a name, or an IP literal in any spelling. */
   target: { host: string; port: number };
   tags?: Tags;
+  /**
+   * Transparent entry: the address the agent itself connected to, when `target.host` is a name read
+   * from its bytes or its DNS answers. The flow is dialled to this address only, and only if it is
+   * one of the name's vetted addresses (src/pipeline/original-destination.ts).
+   */
+  original?: OriginalTarget;
 }
 
 export type Admission =
@@ -215,7 +222,8 @@ export class Pipeline {
         port: request.target.port,
         requested: request.target.host,
       },
-      addresses: 'ip' in target ? [formatAddress(target.ip)] : [],
+      // A transparent flow is about the address the agent dialled from the start (its events name it).
+      addresses: 'ip' in target ? [formatAddress(target.ip)] : request.original ? [request.original.address] : [],
       decision: { action: 'deny', rule: 'default-deny' },
       ...(credentials ? { credentialUser: credentials.user } : {}),
     };
@@ -228,11 +236,18 @@ export class Pipeline {
       const early = snapshot.decideName(agent, target.host, flow.target.port);
       if (early && !this.overriddenByAudit(agent, early)) return this.deny(flow, early);
       const resolution = await this.resolver.resolve(target.host);
-      if (!resolution.ok) {
+      // A transparent flow's name that does not resolve cannot vouch for the address: pinning denies it.
+      if (!resolution.ok && !request.original) {
         this.emitFlow('flow.closed', flow, { outcome: 'failure', reason: resolution.message, error: { code: resolution.code, message: resolution.message } });
         return { kind: 'unresolvable', flow, code: resolution.code, reason: resolution.message };
       }
-      flow.addresses = resolution.addresses;
+      flow.addresses = resolution.ok ? resolution.addresses : [];
+      if (request.original) {
+        const pinned = pinToOriginal(target.host, flow.addresses, request.original);
+        // From here the flow is about the address the agent dialled (its events name it, whatever happens).
+        flow.addresses = [request.original.address];
+        if ('decision' in pinned && !this.overriddenByAudit(agent, pinned.decision)) return this.deny(flow, pinned.decision);
+      }
     }
     // A reload that landed during the lookup re-judged the flows registered at that moment, and this one
     // was not among them: judge it by the rules in force now, re-identifying its agent by name as a

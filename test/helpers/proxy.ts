@@ -54,7 +54,7 @@ export async function startTestProxy(rulesDir: string, adjust: (config: Chokepoi
   // Quarantine state per test rules directory (a dot-folder, which the rules loader skips), so no test
   // inherits another's quarantined agents.
   config.stateDir = path.join(rulesDir, '.state');
-  config.listen = { http: { host: '127.0.0.1', port: 0 }, socks: { host: '127.0.0.1', port: 0 } };
+  config.listen = { http: { host: '127.0.0.1', port: 0 }, socks: { host: '127.0.0.1', port: 0 }, transparent: null };
   adjust(config);
   const log = new EventLog();
   const proxy = await startProxy(config, { sinks: [log] });

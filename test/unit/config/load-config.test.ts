@@ -40,7 +40,7 @@ function errorsOf(result: ConfigResult): string[] {
 describe('parseConfigText', () => {
   it('reads every setting, resolving paths against the config file directory', () => {
     expect(configOf(parseConfigText(CONFIG_FILE, FULL))).toEqual({
-      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 }, dns: null },
+      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 }, dns: null, transparent: null },
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
       inspect: true,
@@ -66,7 +66,7 @@ describe('parseConfigText', () => {
   it('fills defaults inside partly written sections', () => {
     const config = configOf(parseConfigText(CONFIG_FILE, 'dns: { timeout_ms: 100 }\nlisten: { socks: null }\n'));
     expect(config.dns).toEqual({ ...DEFAULT_CONFIG.dns, timeoutMs: 100 });
-    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null, dns: null });
+    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null, dns: null, transparent: null });
   });
 
   it('reports each problem with its line and key path', () => {
@@ -97,7 +97,7 @@ limits:
 
   it('refuses disabling both listeners, and two listeners on one address', () => {
     expect(errorsOf(parseConfigText('c.yaml', 'listen: { http: null, socks: null }\n'))).toEqual([
-      'c.yaml:1: listen: both listeners are disabled; Chokepoint would accept nothing',
+      'c.yaml:1: listen: http, socks and transparent are all disabled; Chokepoint would accept nothing',
     ]);
     expect(errorsOf(parseConfigText('c.yaml', 'listen:\n  http: "0.0.0.0:8080"\n  socks: "0.0.0.0:8080"\n'))).toEqual([
       'c.yaml:3: listen.socks: http and socks listen on the same address',
@@ -138,7 +138,7 @@ describe('applyCliOverrides', () => {
     expect(config).toEqual({
       ...base,
       rulesDir: '/home/me/my-rules',
-      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 }, dns: null },
+      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 }, dns: null, transparent: null },
       events: { file: null },
     });
     expect(configOf(applyCliOverrides(base, { events: 'e.jsonl' }, '/home/me')).events).toEqual({ file: '/home/me/e.jsonl' });
