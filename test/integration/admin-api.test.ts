@@ -239,6 +239,24 @@ allow:
     expect(badBody.status).toBe(400);
   });
 
+  it('reports a flow killed twice before its sockets closed once, and answers the second kill 409', async () => {
+    const tunnel = await connectTunnel(proxyPort, `echo.test:${echo.port}`);
+    expect((await echoRoundTrip(tunnel.socket, 'twice')).toString()).toBe('twice');
+    const flow = [...proxy.proxy.registry.all()].find((candidate) => candidate.target.host === 'echo.test');
+    if (!flow) throw new Error('the tunnel is not listed');
+    const closed = nextEvent(proxy.log, (event) => event.event.action === 'flow.closed' && event.chokepoint.flow_id === flow.id);
+    const from = proxy.log.events.length;
+    // Both in one turn of the event loop: the flow is still listed when the second kill comes.
+    const first = proxy.proxy.pipeline.kill(flow.id, 'first');
+    const second = proxy.proxy.pipeline.kill(flow.id, 'second');
+    expect(first).toMatchObject({ already: false });
+    expect(second).toMatchObject({ already: true });
+    await whenClosed(tunnel.socket);
+    expect((await closed).event.reason).toBe('first');
+    const kills = proxy.log.events.slice(from).filter((event) => event.event.action === 'flow.killed' && event.chokepoint.flow_id === flow.id);
+    expect(kills.map((event) => event.event.reason)).toEqual(['first']);
+  });
+
   it('survives a client that leaves mid-body and garbage on the socket', async () => {
     const leaving = await connectTo(adminPort);
     leaving.write(`POST /v1/decide HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer ${token}\r\nContent-Length: 100\r\n\r\n{"agent"`);
