@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_MAX_CONNECTIONS } from '../../src/admin/server.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { adminCall, adminToken } from '../helpers/admin.js';
 import { curl } from '../helpers/curl.js';
@@ -255,6 +256,21 @@ allow:
     expect((await closed).event.reason).toBe('first');
     const kills = proxy.log.events.slice(from).filter((event) => event.event.action === 'flow.killed' && event.chokepoint.flow_id === flow.id);
     expect(kills.map((event) => event.event.reason)).toEqual(['first']);
+  });
+
+  it('holds at most ADMIN_MAX_CONNECTIONS connections: one more is closed unanswered, and the API serves again once they go', async () => {
+    const held = await Promise.all(Array.from({ length: ADMIN_MAX_CONNECTIONS }, () => connectTo(adminPort)));
+    try {
+      // Accepted after every held one (one listener, one accept queue), so the cap is reached by then.
+      const extra = await sendRaw(adminPort, 'GET /v1/health HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n').catch(() => Buffer.alloc(0));
+      expect(extra.toString()).toBe('');
+    } finally {
+      await Promise.all(held.map((socket) => (socket.destroy(), whenClosed(socket))));
+    }
+    let answer = await adminCall(adminPort, 'GET', '/v1/health').catch(() => undefined);
+    // The server counts a connection gone when it sees it close, which may be a moment after the client.
+    while (answer?.status !== 200) answer = await adminCall(adminPort, 'GET', '/v1/health').catch(() => undefined);
+    expect(answer.json).toEqual({ status: 'ok' });
   });
 
   it('survives a client that leaves mid-body and garbage on the socket', async () => {
