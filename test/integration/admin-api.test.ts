@@ -102,6 +102,36 @@ allow:
     expect((await adminCall(adminPort, 'GET', '/v1/ready', { token })).status).toBe(200);
   });
 
+  it('fails closed on path tricks, other methods and absolute forms: only the exact health path answers without a token', async () => {
+    const tricks = [
+      'GET /v1/health/../flows',
+      'GET /v1/health/%2e%2e/flows',
+      'GET /v1/health;/../flows',
+      'GET /v1/health/./../agents',
+      'GET //v1/flows',
+      'GET ///v1/flows',
+      'GET \\v1\\flows',
+      'GET /v1/flows?then=/v1/health',
+      'GET /v1/flows#/v1/health',
+      'GET /V1/FLOWS',
+      'GET /v1/flows/',
+      'GET http://127.0.0.1/v1/flows',
+      'HEAD /v1/flows',
+      'OPTIONS /v1/flows',
+      'OPTIONS *',
+      'POST /v1/health',
+      'GET /metrics',
+    ];
+    for (const line of tricks) {
+      const answer = (await sendRaw(adminPort, `${line} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n`)).toString();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+      expect([400, 401, 404, 405], `${line} → ${answer.split('\r\n')[0]}`).toContain(status);
+      expect(answer).not.toMatch(/"flows"|"agents"|chokepoint_/);
+    }
+    const health = (await sendRaw(adminPort, 'GET /v1/health?probe=1 HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n')).toString();
+    expect(health).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('says 404 for unknown paths and 405 with Allow for a wrong method', async () => {
     const unknown = await adminCall(adminPort, 'GET', '/v1/nothing', { token });
     expect(unknown.status).toBe(404);
