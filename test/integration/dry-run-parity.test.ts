@@ -3,14 +3,16 @@ import type { ChokepointEvent } from '../../src/events/types.js';
 import { adminCall, adminToken } from '../helpers/admin.js';
 import { nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { curl } from '../helpers/curl.js';
 import { connectTunnel } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
-import { echoUpstream, type Upstream } from '../helpers/upstreams.js';
+import { echoUpstream, httpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 /**
  * The dry-run (POST /v1/decide, and so `chokepoint check`) must say what the real pipeline does. Each
  * target of the table is asked of the admin API and then really CONNECTed through the proxy by the
- * same agent, speaking the given protocol; the decision, its rule and whether it was enforced must agree.
+ * same agent (a CONNECT tunnel speaking the given protocol, or a plain-HTTP request through the forward
+ * proxy); the decision, its rule and whether it was enforced must agree.
  */
 
 const SSH_BANNER = 'SSH-2.0-OpenSSH_9.6\r\n';
@@ -19,10 +21,12 @@ describe('dry-run parity with the pipeline', () => {
   let rules: TempRules;
   let proxy: TestProxy;
   let echo: Upstream;
+  let web: Upstream;
   let token: string;
 
   beforeAll(async () => {
     echo = await echoUpstream();
+    web = await httpUpstream();
     rules = await tempRules(DENY_UNKNOWN_POLICY, {
       coder: `agent: coder
 identify: { sources: ["127.0.0.1/32"] }
@@ -31,7 +35,9 @@ allow:
   - { host: private.test, ports: [${echo.port}] }
   - { host: mixed.test, ports: [${echo.port}] }
   - { host: web.test, ports: [${echo.port}], protocols: [http] }
-  - { cidr: 127.0.0.1/32, ports: [${echo.port}] }
+  - { host: web.test, ports: [${web.port}] }
+  - { host: tlsonly.test, ports: [${web.port}], protocols: [tls] }
+  - { cidr: 127.0.0.1/32, ports: [${echo.port}, ${web.port}] }
 alert:
   - { host: watched.test, ports: [${echo.port}] }
 deny:
@@ -43,13 +49,14 @@ identify: { sources: ["127.0.0.2/32"] }
 allow:
   - { host: echo.test, ports: [${echo.port}] }
   - { cidr: 127.0.0.1/32, ports: [${echo.port}] }
+  - { host: tlsonly.test, ports: [${web.port}], protocols: [tls] }
 deny:
   - { host: blocked.test }
 `,
     });
     token = adminToken();
     proxy = await startTestProxy(rules.dir, (config) => {
-      for (const name of ['echo.test', 'blocked.test', 'watched.test', 'web.test']) config.hosts.set(name, ['127.0.0.1']);
+      for (const name of ['echo.test', 'blocked.test', 'watched.test', 'web.test', 'tlsonly.test']) config.hosts.set(name, ['127.0.0.1']);
       config.hosts.set('private.test', ['10.9.8.7']);
       config.hosts.set('mixed.test', ['127.0.0.1', '192.168.7.7']);
       config.listen.admin = { host: '127.0.0.1', port: 0 };
@@ -58,13 +65,13 @@ deny:
   });
   afterAll(async () => {
     await proxy?.stop();
-    await echo?.close();
+    await Promise.all([echo?.close(), web?.close()]);
     await rules?.remove();
   });
 
-  /** `PORT` in a target is the echo upstream's port (known once it listens). */
-  type Case = { agent: 'coder' | 'auditor'; target: string; speak?: 'ssh' | 'http' };
-  const authority = (item: Case): string => item.target.replace('PORT', String(echo.port));
+  /** `PORT` / `WPORT` in a target are the echo / HTTP upstream's ports (known once they listen). */
+  type Case = { agent: 'coder' | 'auditor'; target: string; speak?: 'ssh' | 'http'; via?: 'forward' };
+  const authority = (item: Case): string => item.target.replace('WPORT', String(web.port)).replace('PORT', String(echo.port));
   const source = { coder: '127.0.0.1', auditor: '127.0.0.2' } as const;
   const CASES: Case[] = [
     { agent: 'coder', target: 'echo.test:PORT' },
@@ -83,6 +90,11 @@ deny:
     { agent: 'auditor', target: 'blocked.test:PORT' },
     { agent: 'auditor', target: '127.0.0.1:PORT' },
     { agent: 'auditor', target: 'echo.test:PORT', speak: 'ssh' },
+    { agent: 'coder', target: 'web.test:WPORT', speak: 'http', via: 'forward' },
+    { agent: 'coder', target: 'tlsonly.test:WPORT', speak: 'http', via: 'forward' },
+    { agent: 'coder', target: 'blocked.test:WPORT', speak: 'http', via: 'forward' },
+    { agent: 'coder', target: '127.0.0.1:WPORT', speak: 'http', via: 'forward' },
+    { agent: 'auditor', target: 'tlsonly.test:WPORT', speak: 'http', via: 'forward' },
   ];
 
   /**
@@ -90,11 +102,16 @@ deny:
    * An audit agent's refusal on its bytes is only a detection event (enforced: false), so those count too.
    */
   async function realDecision(item: Case): Promise<{ action: string; rule: string; enforced: boolean }> {
-    const isDecision = (event: ChokepointEvent): boolean =>
-      ['flow.allowed', 'flow.alerted', 'flow.denied'].includes(event.event.action) ||
-      (event.event.action.startsWith('detection.') && event.chokepoint.detection?.action !== 'alert');
     const closed = nextEvent(proxy.log, (event) => event.event.action === 'flow.closed' && event.chokepoint.agent === item.agent);
     const from = proxy.log.events.length;
+    if (item.via === 'forward') {
+      const answer = await curl(['--interface', source[item.agent], '-x', `http://127.0.0.1:${proxy.proxy.http?.port ?? 0}`, `http://${authority(item)}/`]);
+      if (answer.status === 200) await closed;
+    } else await tunnelThrough(item, closed);
+    return lastDecision(item, from);
+  }
+
+  async function tunnelThrough(item: Case, closed: Promise<ChokepointEvent>): Promise<void> {
     const tunnel = await connectTunnel(proxy.proxy.http?.port ?? 0, authority(item), { localAddress: source[item.agent] });
     if (tunnel.status === 200) {
       const http = `GET / HTTP/1.1\r\nHost: ${authority(item)}\r\n\r\n`;
@@ -103,6 +120,12 @@ deny:
       await closed;
     }
     tunnel.socket.destroy();
+  }
+
+  function lastDecision(item: Case, from: number): { action: string; rule: string; enforced: boolean } {
+    const isDecision = (event: ChokepointEvent): boolean =>
+      ['flow.allowed', 'flow.alerted', 'flow.denied'].includes(event.event.action) ||
+      (event.event.action.startsWith('detection.') && event.chokepoint.detection?.action !== 'alert');
     const decisions = proxy.log.events.slice(from).filter((event) => isDecision(event) && event.chokepoint.agent === item.agent);
     const last = decisions.at(-1);
     if (!last) throw new Error(`no decision event for ${item.agent} → ${authority(item)}`);
@@ -112,7 +135,7 @@ deny:
     return { action, rule: last.rule?.id ?? '', enforced: action === 'deny' && last.chokepoint.enforced !== false };
   }
 
-  it.each(CASES.map((item) => [`${item.agent} → ${item.target}${item.speak ? ` speaking ${item.speak}` : ''}`, item] as const))(
+  it.each(CASES.map((item) => [`${item.agent} → ${item.target}${item.speak ? ` speaking ${item.speak}` : ''}${item.via ? ' through the forward proxy' : ''}`, item] as const))(
     '%s',
     async (_name, item) => {
       const asked = await adminCall(proxy.proxy.admin?.port ?? 0, 'POST', '/v1/decide', {
