@@ -97,8 +97,10 @@ export const ROUTES: Route[] = [
     handle: async (context, [id = ''], req, url) => {
       const body = parseBody(killBody, await readJson(req));
       const reason = `killed by operator: ${body?.reason ?? url.searchParams.get('reason') ?? 'admin API'}`.slice(0, 600);
-      const flow = context.pipeline.kill(id, reason);
-      if (!flow) throw new HttpError(404, 'not_found', `no live flow ${id.slice(0, 100)}`);
+      const killed = context.pipeline.kill(id, reason);
+      if (!killed) throw new HttpError(404, 'not_found', `no live flow ${id.slice(0, 100)}`);
+      const { flow, already } = killed;
+      if (already) throw new HttpError(409, 'already_ending', `flow ${flow.id} is already ending: ${flow.revoked ?? ''}`.slice(0, 700));
       return ok({ killed: flow.id, agent: flow.agent.name, reason });
     },
   },

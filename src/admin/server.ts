@@ -8,6 +8,14 @@ import { ROUTES, type AdminContext } from './routes.js';
  * route but `GET /v1/health` requires `Authorization: Bearer TOKEN`. A handler's failure is a JSON error,
  * never a crash of the proxy.
  */
+/**
+ * Connections the admin listener holds at once. It shares the process's file descriptors with the
+ * proxy, and anyone who can reach it may connect before authenticating: without a cap, idle or slow
+ * connections (each kept until headersTimeout) could use up the descriptors the agents' flows need.
+ * Operators and scrapers need a handful.
+ */
+export const ADMIN_MAX_CONNECTIONS = 32;
+
 export function createAdminServer(context: AdminContext, token: string): http.Server {
   const server = http.createServer((req, res) => {
     handle(context, token, req, res).catch((error: unknown) => {
@@ -21,6 +29,7 @@ export function createAdminServer(context: AdminContext, token: string): http.Se
       sendError(res, failure);
     });
   });
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   return server;

@@ -19,7 +19,15 @@ export function validateSource<Schema extends z.ZodType>(
   return { ok: false, errors: errors.sort((a, b) => a.line - b.line) };
 }
 
+/**
+ * Top-level keys whose values are never quoted back: `admin` holds the admin API's bearer token, and a
+ * mistyped token (an unquoted all-digit one, `admin: TOKEN`) is still the token, while configuration
+ * errors go to stderr and from there to logs. Only the value's kind is said.
+ */
+const SECRET_KEYS: ReadonlySet<PropertyKey> = new Set(['admin']);
+
 function issueToErrors(source: YamlSource, issue: z.core.$ZodIssue): ConfigError[] {
+  const describe = SECRET_KEYS.has(issue.path[0] ?? '') ? describeKind : describeValue;
   const located = (path: readonly PropertyKey[], message: string): ConfigError => ({
     file: source.file,
     line: source.lineOf(path),
@@ -31,18 +39,18 @@ function issueToErrors(source: YamlSource, issue: z.core.$ZodIssue): ConfigError
       // One error per key, each on the key's own line.
       return issue.keys.map((key) => located([...issue.path, key], `unknown key ${JSON.stringify(key)}`));
     case 'invalid_type':
-      return [located(issue.path, describeInvalidType(issue.expected, issue.input))];
+      return [located(issue.path, describeInvalidType(issue.expected, issue.input, describe))];
     case 'invalid_value':
     {
       const choices = issue.values.map((value) => JSON.stringify(value)).join(', ');
-      return [located(issue.path, `must be one of ${choices}; got ${describeValue(issue.input)}`)];
+      return [located(issue.path, `must be one of ${choices}; got ${describe(issue.input)}`)];
     }
     case 'too_small':
       if (!isNumeric(issue.origin)) return [located(issue.path, issue.message)];
-      return [located(issue.path, `must be at least ${issue.minimum}; got ${describeValue(issue.input)}`)];
+      return [located(issue.path, `must be at least ${issue.minimum}; got ${describe(issue.input)}`)];
     case 'too_big':
       if (!isNumeric(issue.origin)) return [located(issue.path, issue.message)];
-      return [located(issue.path, `must be at most ${issue.maximum}; got ${describeValue(issue.input)}`)];
+      return [located(issue.path, `must be at most ${issue.maximum}; got ${describe(issue.input)}`)];
     default:
       return [located(issue.path, issue.message)];
   }
@@ -53,9 +61,9 @@ function isNumeric(origin: string): boolean {
   return origin === 'number' || origin === 'int';
 }
 
-function describeInvalidType(expected: string, input: unknown): string {
+function describeInvalidType(expected: string, input: unknown, describe: (value: unknown) => string): string {
   if (input === undefined) return 'is required';
-  return `expected ${YAML_TYPE_NAMES[expected] ?? expected}, got ${describeValue(input)}`;
+  return `expected ${YAML_TYPE_NAMES[expected] ?? expected}, got ${describe(input)}`;
 }
 
 const YAML_TYPE_NAMES: Record<string, string> = {
@@ -66,6 +74,12 @@ const YAML_TYPE_NAMES: Record<string, string> = {
   int: 'an integer',
   boolean: 'true or false',
 };
+
+/** The value's kind only ("a string", "a number"), for values that may be secrets. */
+function describeKind(value: unknown): string {
+  if (value === null || value === undefined || Array.isArray(value) || typeof value === 'object') return describeValue(value);
+  return `${YAML_TYPE_NAMES[typeof value] ?? typeof value} (value not shown)`;
+}
 
 function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';

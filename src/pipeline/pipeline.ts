@@ -140,11 +140,14 @@ export class Pipeline {
 
   /**
    * An operator ends one live flow (admin API): a `flow.killed` event now, and its `flow.closed` (with
-   * the reason) once its sockets are closed. Returns the flow, or undefined when none has that id.
+   * the reason) once its sockets are closed. Returns the flow, or undefined when none has that id;
+   * `already` when it was ending already (killed, revoked): a flow stays listed until its sockets have
+   * closed, and a second kill in that window must not report a second kill.
    */
-  kill(flowId: string, reason: string): Flow | undefined {
+  kill(flowId: string, reason: string): { flow: Flow; already: boolean } | undefined {
     const flow = this.registry.get(flowId);
     if (!flow) return undefined;
+    if (flow.revoked !== undefined) return { flow, already: true };
     this.events.emit({
       name: 'flow.killed',
       kind: 'alert',
@@ -156,7 +159,7 @@ export class Pipeline {
       reason,
     });
     this.revoke(flow, reason);
-    return flow;
+    return { flow, already: false };
   }
 
   /**

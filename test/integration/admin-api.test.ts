@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_MAX_CONNECTIONS } from '../../src/admin/server.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { adminCall, adminToken } from '../helpers/admin.js';
 import { curl } from '../helpers/curl.js';
@@ -99,6 +100,36 @@ allow:
     }
     // A route with the right token is not a 401 (each route's answer is tested below).
     expect((await adminCall(adminPort, 'GET', '/v1/ready', { token })).status).toBe(200);
+  });
+
+  it('fails closed on path tricks, other methods and absolute forms: only the exact health path answers without a token', async () => {
+    const tricks = [
+      'GET /v1/health/../flows',
+      'GET /v1/health/%2e%2e/flows',
+      'GET /v1/health;/../flows',
+      'GET /v1/health/./../agents',
+      'GET //v1/flows',
+      'GET ///v1/flows',
+      'GET \\v1\\flows',
+      'GET /v1/flows?then=/v1/health',
+      'GET /v1/flows#/v1/health',
+      'GET /V1/FLOWS',
+      'GET /v1/flows/',
+      'GET http://127.0.0.1/v1/flows',
+      'HEAD /v1/flows',
+      'OPTIONS /v1/flows',
+      'OPTIONS *',
+      'POST /v1/health',
+      'GET /metrics',
+    ];
+    for (const line of tricks) {
+      const answer = (await sendRaw(adminPort, `${line} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n`)).toString();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+      expect([400, 401, 404, 405], `${line} → ${answer.split('\r\n')[0]}`).toContain(status);
+      expect(answer).not.toMatch(/"flows"|"agents"|chokepoint_/);
+    }
+    const health = (await sendRaw(adminPort, 'GET /v1/health?probe=1 HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n')).toString();
+    expect(health).toMatch(/^HTTP\/1\.1 200 /);
   });
 
   it('says 404 for unknown paths and 405 with Allow for a wrong method', async () => {
@@ -237,6 +268,39 @@ allow:
     expect(again.status).toBe(404);
     const badBody = await adminCall(adminPort, 'DELETE', '/v1/flows/x', { token, body: { reason: 5 } });
     expect(badBody.status).toBe(400);
+  });
+
+  it('reports a flow killed twice before its sockets closed once, and answers the second kill 409', async () => {
+    const tunnel = await connectTunnel(proxyPort, `echo.test:${echo.port}`);
+    expect((await echoRoundTrip(tunnel.socket, 'twice')).toString()).toBe('twice');
+    const flow = [...proxy.proxy.registry.all()].find((candidate) => candidate.target.host === 'echo.test');
+    if (!flow) throw new Error('the tunnel is not listed');
+    const closed = nextEvent(proxy.log, (event) => event.event.action === 'flow.closed' && event.chokepoint.flow_id === flow.id);
+    const from = proxy.log.events.length;
+    // Both in one turn of the event loop: the flow is still listed when the second kill comes.
+    const first = proxy.proxy.pipeline.kill(flow.id, 'first');
+    const second = proxy.proxy.pipeline.kill(flow.id, 'second');
+    expect(first).toMatchObject({ already: false });
+    expect(second).toMatchObject({ already: true });
+    await whenClosed(tunnel.socket);
+    expect((await closed).event.reason).toBe('first');
+    const kills = proxy.log.events.slice(from).filter((event) => event.event.action === 'flow.killed' && event.chokepoint.flow_id === flow.id);
+    expect(kills.map((event) => event.event.reason)).toEqual(['first']);
+  });
+
+  it('holds at most ADMIN_MAX_CONNECTIONS connections: one more is closed unanswered, and the API serves again once they go', async () => {
+    const held = await Promise.all(Array.from({ length: ADMIN_MAX_CONNECTIONS }, () => connectTo(adminPort)));
+    try {
+      // Accepted after every held one (one listener, one accept queue), so the cap is reached by then.
+      const extra = await sendRaw(adminPort, 'GET /v1/health HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n').catch(() => Buffer.alloc(0));
+      expect(extra.toString()).toBe('');
+    } finally {
+      await Promise.all(held.map((socket) => (socket.destroy(), whenClosed(socket))));
+    }
+    let answer = await adminCall(adminPort, 'GET', '/v1/health').catch(() => undefined);
+    // The server counts a connection gone when it sees it close, which may be a moment after the client.
+    while (answer?.status !== 200) answer = await adminCall(adminPort, 'GET', '/v1/health').catch(() => undefined);
+    expect(answer.json).toEqual({ status: 'ok' });
   });
 
   it('survives a client that leaves mid-body and garbage on the socket', async () => {

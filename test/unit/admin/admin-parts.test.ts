@@ -78,6 +78,16 @@ describe('admin listen address and config keys', () => {
     const flag = applyCliOverrides(defaultConfig('/'), { admin: '9091' }, '/');
     expect(flag.ok && flag.config.listen.admin).toEqual({ host: '127.0.0.1', port: 9091 });
   });
+  it('never quotes a mistyped admin token back in a configuration error', () => {
+    // An all-digit token left unquoted is a YAML number; `admin: TOKEN` is a scalar where a mapping belongs.
+    for (const text of ['admin: { token: 98765432109876543210 }\n', 'admin: "s3cret-s3cret-s3cret"\n', 'admin: { token: 987654321098765432.5 }\n']) {
+      const parsed = parseConfigText('c.yaml', text);
+      if (parsed.ok) throw new Error(`accepted ${text}`);
+      const shown = parsed.errors.map(formatConfigError).join('\n');
+      expect(shown).toMatch(/admin/);
+      expect(shown).not.toMatch(/98765|s3cret/);
+    }
+  });
 });
 
 describe('parseTargetText', () => {
