@@ -6,6 +6,7 @@ import { formatConfigError } from './config/errors.js';
 import { loadRules } from './config/load-rules.js';
 import { watchRules, type RulesWatcher } from './config/watch.js';
 import { EventBus, type EventSink } from './events/bus.js';
+import { startHeartbeat } from './events/heartbeat.js';
 import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
@@ -137,6 +138,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     },
   });
 
+  const heartbeat = startHeartbeat(events, config.events.heartbeatSeconds, { liveFlows: () => registry.size });
+
   return {
     events,
     pipeline,
@@ -146,6 +149,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     reload,
     async stop(): Promise<void> {
       process.off('SIGHUP', onHangup);
+      heartbeat.stop();
       watcher?.close();
       await reloading;
       pipeline.terminateAll('proxy stopping');

@@ -160,8 +160,13 @@ export const configFileSchema = z
     state_dir: z.string().min(1, 'state_dir is empty').default(DEFAULT_CONFIG.stateDir),
     inspect: z.boolean().default(DEFAULT_CONFIG.inspect),
     events: z
-      .strictObject({ file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null) })
-      .prefault({}),
+      .strictObject({
+        file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null),
+        // Seconds between proxy.heartbeat events; 0 turns them off. Fractions are allowed (tests).
+        heartbeat_s: z.number().min(0).max(MAX_TTL_SECONDS).default(DEFAULT_CONFIG.events.heartbeatSeconds),
+      })
+      .prefault({})
+      .transform(({ heartbeat_s, ...rest }) => ({ ...rest, heartbeatSeconds: heartbeat_s })),
     hosts: hostsSchema,
     dns: dnsSchema,
     timeouts: timeoutsSchema,

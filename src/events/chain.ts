@@ -1,0 +1,75 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+import type { ChokepointEvent } from './types.js';
+
+/**
+ * The hash chain that makes an event log tamper-evident. Every event carries
+ * `chokepoint.chain {prev, hash}`: `hash` is SHA-256 (hex) over the canonical JSON of the event
+ * without `hash` (`prev` included), and `prev` is the previous event's `hash`. The first event of a
+ * process chains from a random nonce and says so with `start: true` — a SIEM or `chokepoint
+ * verify-log` then knows a restart from a deletion: a new chain may only begin at `proxy.started`.
+ */
+
+export interface ChainFields {
+  prev: string;
+  hash: string;
+  /** Present (true) on the first event of a process; `prev` is then that process's random nonce. */
+  start?: true;
+}
+
+/**
+ * Top-level members of the event record itself. Anything else on a line (pino's `log.level`, a
+ * shipper's `host.name`) was added by a sink and is outside the hash — for the proxy and the verifier alike.
+ */
+export const EVENT_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
+  '@timestamp',
+  'ecs',
+  'event',
+  'chokepoint',
+  'rule',
+  'labels',
+  'source',
+  'destination',
+  'network',
+  'url',
+  'error',
+]);
+
+export class HashChain {
+  private previous: string;
+  private started = false;
+
+  constructor(nonce: string = randomBytes(32).toString('hex')) {
+    this.previous = nonce;
+  }
+
+  /** Sets `chokepoint.chain` on `event` (which must not carry one yet) and advances the chain. */
+  link(event: ChokepointEvent): void {
+    const chain: Omit<ChainFields, 'hash'> = { prev: this.previous, ...(this.started ? {} : { start: true as const }) };
+    this.started = true;
+    event.chokepoint.chain = chain as ChainFields;
+    const hash = sha256Hex(canonicalJson(event));
+    // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself.
+    (event.chokepoint.chain as ChainFields).hash = hash;
+    this.previous = hash;
+  }
+}
+
+/** The hash an event should carry, recomputed from what it says (non-event members ignored). */
+export function expectedHash(record: Record<string, unknown>): string | undefined {
+  const chokepoint = record['chokepoint'];
+  if (!isRecord(chokepoint) || !isRecord(chokepoint['chain'])) return undefined;
+  const own: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) if (EVENT_TOP_LEVEL_KEYS.has(key)) own[key] = record[key];
+  const { hash: _ignored, ...chainWithoutHash } = chokepoint['chain'];
+  own['chokepoint'] = { ...chokepoint, chain: chainWithoutHash };
+  return sha256Hex(canonicalJson(own));
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
