@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { formatConfigErrors } from './config/errors.js';
 import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
 import { loadRules } from './config/load-rules.js';
+import { formatReport, unreadableFiles, verifyLogFiles } from './events/verify-log-files.js';
 import { QuarantineStore } from './quarantine/store.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
@@ -13,6 +14,7 @@ Usage:
   chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
+  chokepoint verify-log [--partial] FILE [FILE…]
   chokepoint --help
 
 run      Start the proxy.
@@ -31,6 +33,13 @@ quarantine list             Agents in quarantine (from the state directory: --st
 quarantine release AGENT    Release an agent. A running proxy applies it on its next reload: send it
                             SIGHUP (or touch a rules file).
 
+verify-log FILE [FILE…]     Check event logs (JSON lines) against their hash chain: edited, deleted,
+                            reordered or inserted events, and truncation (a chain that ends without
+                            proxy.stopped before a restart). Give a rotated set oldest first
+                            (events.jsonl.2 events.jsonl.1 events.jsonl). Prints FILE:LINE: problem;
+                            exit 0 intact, 1 problems found, 2 usage.
+  --partial                 The set may begin mid-chain (older rotated files were deleted).
+
 Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen.
 `;
 
@@ -48,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'run') return run(rest);
   if (command === 'lint') return lint(rest);
   if (command === 'quarantine') return quarantine(rest);
+  if (command === 'verify-log') return verifyLog(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
@@ -154,6 +164,29 @@ async function quarantine(args: string[]): Promise<number> {
   }
   process.stdout.write(`released ${agent}; send SIGHUP to a running proxy to apply it now\n`);
   return 0;
+}
+
+async function verifyLog(args: string[]): Promise<number> {
+  let parsed: { values: { partial?: boolean }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { partial: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  } catch (error) {
+    process.stderr.write(`chokepoint verify-log: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const files = parsed.positionals;
+  if (files.length === 0) {
+    process.stderr.write('usage: chokepoint verify-log [--partial] FILE [FILE…]  (a rotated set oldest first)\n');
+    return 2;
+  }
+  const unreadable = await unreadableFiles(files);
+  if (unreadable.length > 0) {
+    process.stderr.write(`chokepoint verify-log: cannot read ${unreadable.join(', ')}\n`);
+    return 2;
+  }
+  const report = await verifyLogFiles(files, { partial: parsed.values.partial === true });
+  process.stdout.write(formatReport(report));
+  return report.problems.length === 0 ? 0 : 1;
 }
 
 async function lint(args: string[]): Promise<number> {
