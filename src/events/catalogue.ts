@@ -29,6 +29,11 @@ export const LIFECYCLE_EVENT_NAMES = [
   'agent.released',
 ] as const satisfies readonly EventName[];
 
+/** Fails to compile when a name is added to the EventName union but not to the list above. */
+type Unlisted = Exclude<EventName, (typeof LIFECYCLE_EVENT_NAMES)[number] | `detection.${string}`>;
+const everyEventNameListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyEventNameListed;
+
 /**
  * Classifier detection types that name an event without being a policy kind (`protocol_mismatch` is
  * judged as `protocol_not_allowed`, but its event keeps the classifier's name).
