@@ -93,7 +93,7 @@ describe('real events from a real proxy', () => {
     const broken: Array<[string, (event: ChokepointEvent) => ChokepointEvent, ChokepointEvent]> = [
       ['no sequence', (e) => (Reflect.deleteProperty(e.event, 'sequence'), e), closed],
       ['severity out of range', (e) => ((e.event.severity = 9), e), closed],
-      ['unknown action', (e) => ((e.event.action = 'flow.teleported'), e), closed],
+      ['unknown action', (e) => (Object.assign(e.event, { action: 'flow.teleported' }), e), closed],
       ['unknown top-level field', (e) => (Object.assign(e, { extra: 1 }), e), closed],
       ['flow.closed without duration', (e) => (Reflect.deleteProperty(e.event, 'duration'), e), closed],
       ['a port that is not one', (e) => (Object.assign(e.destination ?? {}, { port: 70000 }), e), closed],
