@@ -5,13 +5,13 @@ import type { ChokepointEvent } from '../../src/events/types.js';
 import { curl } from './curl.js';
 import { nextEvent } from './event-waits.js';
 import { startTestProxy } from './proxy.js';
-import { connectTunnel, readToEnd, socks5Connect } from './raw-clients.js';
+import { connectTunnel, echoRoundTrip, readToEnd, socks5Connect } from './raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules } from './rules.js';
 import { echoUpstream, httpUpstream, tcpUpstream } from './upstreams.js';
 
 /**
  * Drives a real proxy through every path that emits events — allowed, alerted and denied flows on
- * each entry (HTTP, CONNECT, SOCKS5), bad credentials, a protocol detection, a mining detection that
+ * each entry (HTTP, CONNECT, SOCKS5), a relayed tunnel, bad credentials, a protocol detection, a mining detection that
  * quarantines its agent, an accepted and a rejected reload, heartbeats, stop — and returns every
  * event it emitted, in order. For tests that check the shape of real events (schema, OCSF mapping).
  */
@@ -45,6 +45,13 @@ export async function eventsOfEveryPath(): Promise<ChokepointEvent[]> {
 
     // SOCKS5: denied by default.
     (await socks5Connect(proxy.socksPort, 'denied.example', 443)).socket.destroy();
+
+    // CONNECT tunnel relaying bytes both ways, then closed by the agent.
+    const tunnel = await connectTunnel(httpPort, `127.0.0.1:${echo.port}`);
+    const relayed = nextEvent(proxy.log, (event) => event.event.action === 'flow.closed' && (event.source?.bytes ?? 0) > 0);
+    await echoRoundTrip(tunnel.socket, 'hello through the tunnel\n');
+    tunnel.socket.end();
+    await relayed;
 
     // CONNECT tunnel speaking SSH where no rule allows it: a detection, the flow denied and closed.
     const ssh = await connectTunnel(httpPort, `127.0.0.1:${echo.port}`);
