@@ -93,8 +93,10 @@ export class LogVerifier {
       return;
     }
     const event = chainedEvent(parsed);
-    if (typeof event === 'string') {
-      this.problem(at, event);
+    if ('problem' in event) {
+      this.problem(at, event.problem);
+      // An event without a chain still holds its place: the events around it are not "deleted".
+      if (event.sequence !== undefined && this.chain && event.sequence === this.chain.lastSequence + 1) this.holdPlace(this.chain, event.sequence, event.action ?? '', at);
       return;
     }
     this.events++;
@@ -178,10 +180,17 @@ export class LogVerifier {
     }
   }
 
+  private holdPlace(chain: Chain, sequence: number, action: string, at: LinePosition): void {
+    chain.seen.set(sequence, { hash: UNVERIFIED, prev: UNVERIFIED, at });
+    chain.lastSequence = sequence;
+    chain.lastAction = action;
+    chain.lastAt = at;
+  }
+
   /** The event before this one (if read) must be the one whose hash this event names as `prev`. */
   private checkLink(chain: Chain, event: ChainedEvent, at: LinePosition): void {
     const before = chain.seen.get(event.sequence - 1);
-    if (before && before.hash !== event.prev) {
+    if (before && before.hash !== UNVERIFIED && before.hash !== event.prev) {
       this.problem(at, `the chain is broken: prev of seq ${event.sequence} is not the hash of seq ${event.sequence - 1} (${where(before.at)}): an event was replaced, inserted or re-hashed`);
     }
   }
@@ -210,19 +219,28 @@ function splitGap(gap: Gap, sequence: number): Gap[] {
   return parts;
 }
 
+/** Stands for the hash of an event that had none: nothing can be checked against it. */
+const UNVERIFIED = '';
+
+type Unchained = { problem: string; sequence?: number; action?: string };
+
 /** The fields the chain check needs, or why the line is not a chained event. */
-function chainedEvent(value: unknown): ChainedEvent | string {
-  if (!isRecord(value) || !isRecord(value['event'])) return 'not an event (no event object)';
+function chainedEvent(value: unknown): ChainedEvent | Unchained {
+  if (!isRecord(value) || !isRecord(value['event'])) return { problem: 'not an event (no event object)' };
   const { action, sequence } = value['event'];
   if (typeof action !== 'string' || typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1) {
-    return 'not an event (no event.action or event.sequence)';
+    return { problem: 'not an event (no event.action or event.sequence)' };
   }
   const chokepoint = value['chokepoint'];
   const chain = isRecord(chokepoint) ? chokepoint['chain'] : undefined;
-  if (!isRecord(chain) || typeof chain['hash'] !== 'string' || typeof chain['prev'] !== 'string') {
-    return `event seq ${sequence} (${action}) has no chokepoint.chain {prev, hash}: written without the chain, or stripped`;
+  if (!isRecord(chain) || !isSha256Hex(chain['hash']) || !isSha256Hex(chain['prev'])) {
+    return { problem: `event seq ${sequence} (${action}) has no chokepoint.chain {prev, hash} (two SHA-256 hex digests): written without the chain, stripped or mangled`, sequence, action };
   }
   return { sequence, action, hash: chain['hash'], prev: chain['prev'], start: chain['start'] === true, record: value };
+}
+
+function isSha256Hex(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
