@@ -45,14 +45,36 @@ export class HashChain {
 
   /** Sets `chokepoint.chain` on `event` (which must not carry one yet) and advances the chain. */
   link(event: ChokepointEvent): void {
-    const chain: Omit<ChainFields, 'hash'> = { prev: this.previous, ...(this.started ? {} : { start: true as const }) };
+    const prev = this.previous;
+    const chain: Omit<ChainFields, 'hash'> = { prev, ...(this.started ? {} : { start: true as const }) };
     this.started = true;
     event.chokepoint.chain = chain as ChainFields;
-    const hash = sha256Hex(canonicalJson(event));
+    const hashed = canonicalJson(event);
+    const hash = sha256Hex(hashed);
     // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself.
     (event.chokepoint.chain as ChainFields).hash = hash;
     this.previous = hash;
+    lastHashed = { event, text: hashed, prev, hash };
   }
+}
+
+/**
+ * The text the chain hashed last, so that a sink can reuse it instead of serialising again. One slot,
+ * not a map per event: sinks are called synchronously right after the event is linked, and a WeakMap
+ * of every event measurably slowed garbage collection on the bus (bench/event-chain.ts).
+ */
+let lastHashed: { event: ChokepointEvent; text: string; prev: string; hash: string } | undefined;
+
+/**
+ * The event as canonical JSON (one line, no newline). For the event just emitted it is built from
+ * the text the chain hashed, with the hash put in: sorted, `hash` comes first in `chain`, and the exact `prev` value makes the match the
+ * chain object itself, never text inside a string. Sinks can write this (from `write`) instead of
+ * serialising the event again; any other event is serialised here.
+ */
+export function eventJson(event: ChokepointEvent): string {
+  const hashed = lastHashed;
+  if (hashed?.event !== event || event.chokepoint.chain?.hash !== hashed.hash) return canonicalJson(event);
+  return hashed.text.replace(`"chain":{"prev":"${hashed.prev}"`, `"chain":{"hash":"${hashed.hash}","prev":"${hashed.prev}"`);
 }
 
 /** The hash an event should carry, recomputed from what it says (non-event members ignored). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { EventBus } from '../../../src/events/bus.js';
 import { canonicalJson } from '../../../src/events/canonical-json.js';
-import { expectedHash, HashChain } from '../../../src/events/chain.js';
+import { eventJson, expectedHash, HashChain } from '../../../src/events/chain.js';
 import { LogVerifier, type VerifyReport } from '../../../src/events/log-verifier.js';
 import type { ChokepointEvent } from '../../../src/events/types.js';
 
@@ -107,5 +107,28 @@ describe('LogVerifier', () => {
       'not an event (no event object)',
       'event seq 4 (flow.allowed) has no chokepoint.chain {prev, hash} (two SHA-256 hex digests): written without the chain, stripped or mangled',
     ]);
+  });
+});
+
+describe('eventJson', () => {
+  it('is the canonical JSON of the chained event, hash included, without serialising it again', () => {
+    for (const event of busEvents(5)) {
+      expect(eventJson(event)).toBe(canonicalJson(event));
+      expect(JSON.parse(eventJson(event))).toEqual(JSON.parse(JSON.stringify(event)));
+    }
+  });
+});
+
+describe('canonicalJson strings', () => {
+  it('writes every string exactly as JSON.stringify does (escapes, non-ASCII, lone surrogates)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        expect(canonicalJson(text)).toBe(JSON.stringify(text));
+      }),
+    );
+    for (const text of ['plain', 'quote " and \\ backslash', 'tab\tnew\nline', '\u0000\u001f\u007f', 'é ü 漢', '\ud800 lone', '']) {
+      expect(canonicalJson(text)).toBe(JSON.stringify(text));
+      expect(canonicalJson({ [text]: text })).toBe(JSON.stringify({ [text]: text }));
+    }
   });
 });
