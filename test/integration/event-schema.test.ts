@@ -3,14 +3,11 @@
  * against real events from a real proxy driven through every path; and it must refuse malformed ones.
  */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_NAMES } from '../../src/events/catalogue.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { eventsOfEveryPath } from '../helpers/event-flows.js';
+import { EVENT_SCHEMA_FILE, eventSchemaErrors as errorsOf } from '../helpers/schemas.js';
 
 interface Branch {
   if: { properties: { event: { properties: { action: { const?: string; enum?: string[] } } } } };
@@ -22,15 +19,7 @@ interface EventSchema {
   $defs: { events: Record<string, unknown> };
 }
 
-const schemaFile = path.join(REPO_ROOT, 'schema', 'events', 'v1', 'chokepoint-event.schema.json');
-const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as EventSchema;
-const ajv = new Ajv2020({ strict: true, allErrors: true, strictRequired: false });
-addFormats.default(ajv);
-const validate = ajv.compile(schema);
-
-function errorsOf(event: unknown): string {
-  return validate(event) ? '' : ajv.errorsText(validate.errors, { separator: '\n' });
-}
+const schema = JSON.parse(readFileSync(EVENT_SCHEMA_FILE, 'utf8')) as EventSchema;
 
 function actionsOf(branch: Branch): string[] {
   const action = branch.if.properties.event.properties.action;

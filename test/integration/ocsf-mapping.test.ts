@@ -4,23 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_NAMES } from '../../src/events/catalogue.js';
 import { OCSF_VERSION, PRODUCT, ocsfClassOf, toOcsf, type OcsfEvent, type OcsfObject } from '../../src/events/ocsf.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { eventsOfEveryPath } from '../helpers/event-flows.js';
-
-const schema = JSON.parse(readFileSync(path.join(REPO_ROOT, 'schema', 'ocsf', 'v1.3.0', 'chokepoint-ocsf-subset.schema.json'), 'utf8')) as object;
-const ajv = new Ajv2020({ strict: true, allErrors: true, strictRequired: false });
-addFormats.default(ajv);
-const validate = ajv.compile(schema);
-
-function errorsOf(value: unknown): string {
-  return validate(value) ? '' : ajv.errorsText(validate.errors, { separator: '\n' });
-}
+import { ocsfSchemaErrors as errorsOf } from '../helpers/schemas.js';
 
 const field = (object: OcsfObject, key: string): OcsfObject => object[key] as OcsfObject;
 

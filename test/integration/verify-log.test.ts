@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedHash } from '../../src/events/chain.js';
 import { requireBuiltCli, runCli, startCli } from '../helpers/cli.js';
 import { curl } from '../helpers/curl.js';
+import { eventSchemaErrors } from '../helpers/schemas.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
 import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
 
@@ -89,6 +90,7 @@ describe('the log a real proxy writes', () => {
     expect(events.filter((event) => event.event.action === 'proxy.stopped')).toHaveLength(2);
     expect(events.map((event) => event.event.action)).toContain('flow.denied');
     expect(events[0]?.['log.level']).toBe('info');
+    for (const event of events) expect(eventSchemaErrors(event), `${event.event.action} #${event.event.sequence}`).toBe('');
     // Each event names its predecessor's hash, and its own hash is what its content says.
     for (const [index, event] of events.entries()) {
       expect(expectedHash(event)).toBe(event.chokepoint.chain.hash);
