@@ -162,8 +162,13 @@ export const configFileSchema = z
     events: z
       .strictObject({
         file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null),
-        // Seconds between proxy.heartbeat events; 0 turns them off. Fractions are allowed (tests).
-        heartbeat_s: z.number().min(0).max(MAX_TTL_SECONDS).default(DEFAULT_CONFIG.events.heartbeatSeconds),
+        // Seconds between proxy.heartbeat events; 0 turns them off. Below a second they would flood the
+        // sinks (tests set shorter intervals on the config object, past this schema).
+        heartbeat_s: z
+          .number()
+          .max(MAX_TTL_SECONDS)
+          .refine((seconds) => seconds === 0 || seconds >= 1, 'must be 0 (off) or at least 1 second')
+          .default(DEFAULT_CONFIG.events.heartbeatSeconds),
       })
       .prefault({})
       .transform(({ heartbeat_s, ...rest }) => ({ ...rest, heartbeatSeconds: heartbeat_s })),

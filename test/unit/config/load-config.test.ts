@@ -63,9 +63,11 @@ describe('parseConfigText', () => {
     expect(config.events.heartbeatSeconds).toBe(60);
   });
 
-  it('turns heartbeats off with heartbeat_s: 0 and refuses a negative interval', () => {
+  it('turns heartbeats off with heartbeat_s: 0 and refuses intervals below a second', () => {
     expect(configOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 0 }\n')).events.heartbeatSeconds).toBe(0);
-    expect(errorsOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: -1 }\n')).join('\n')).toMatch(/heartbeat_s/);
+    expect(errorsOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: -1 }\n')).join('\n')).toMatch(/heartbeat_s: must be 0 \(off\) or at least 1 second/);
+    expect(errorsOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 0.01 }\n')).join('\n')).toMatch(/heartbeat_s/);
+    expect(configOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 2.5 }\n')).events.heartbeatSeconds).toBe(2.5);
   });
 
   it('fills defaults inside partly written sections', () => {
