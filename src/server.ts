@@ -14,6 +14,7 @@ import { createSocks5Server } from './listeners/socks5.js';
 import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { reportReleases } from './quarantine/release-events.js';
 import { QuarantineStore } from './quarantine/store.js';
 
 /**
@@ -107,7 +108,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
-      await quarantine.reload().catch((error: unknown) =>
+      const quarantinedBefore = quarantine.list();
+      await quarantine.reload().then(() => reportReleases(events, quarantinedBefore, quarantine), (error: unknown) =>
         events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${error instanceof Error ? error.message : String(error)}` }),
       );
       const next = await loadSnapshot(config.rulesDir);

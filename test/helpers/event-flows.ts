@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChokepointEvent } from '../../src/events/types.js';
+import { QuarantineStore } from '../../src/quarantine/store.js';
 import { curl } from './curl.js';
 import { nextEvent } from './event-waits.js';
 import { startTestProxy } from './proxy.js';
@@ -12,7 +13,7 @@ import { echoUpstream, httpUpstream, tcpUpstream } from './upstreams.js';
 /**
  * Drives a real proxy through every path that emits events — allowed, alerted and denied flows on
  * each entry (HTTP, CONNECT, SOCKS5), a relayed tunnel, bad credentials, a protocol detection, a mining detection that
- * quarantines its agent, an accepted and a rejected reload, heartbeats, stop — and returns every
+ * quarantines its agent and its release, an accepted and a rejected reload, heartbeats, stop — and returns every
  * event it emitted, in order. For tests that check the shape of real events (schema, OCSF mapping).
  */
 
@@ -66,8 +67,10 @@ export async function eventsOfEveryPath(): Promise<ChokepointEvent[]> {
     miner.socket.write(XMRIG_LOGIN);
     await minerEnded;
     await quarantined;
-    // Refused while quarantined.
+    // Refused while quarantined; then released by an operator (as `chokepoint quarantine release`
+    // does, on the state directory) and the proxy told to reload.
     await curl(['--interface', '127.0.0.2', '-x', proxy.httpUrl, `http://pool.test:${pool.port}/`]);
+    await (await QuarantineStore.openIn(stateDir)).release('miner');
 
     // Reloads: accepted, then rejected (a broken agent file), then accepted again.
     await proxy.proxy.reload('test');

@@ -80,6 +80,8 @@ describe('real events mapped to OCSF', () => {
     expect(field(field(ocsf.unmapped, 'chokepoint'), 'classification')).toEqual(event.chokepoint.classification);
     const quarantine = mapped.find(({ event }) => event.event.action === 'agent.quarantined')?.ocsf;
     expect(quarantine).toMatchObject({ class_uid: 2004, activity_id: 1, disposition_id: 3, finding_info: { uid: 'quarantine:miner' } });
+    const release = mapped.find(({ event }) => event.event.action === 'agent.released')?.ocsf;
+    expect(release).toMatchObject({ class_uid: 2004, activity_id: 3, type_uid: 200403, status_id: 4, finding_info: { uid: 'quarantine:miner' } });
   });
 
   it('maps the proxy lifecycle to Application Lifecycle with the product as app', () => {
