@@ -49,13 +49,28 @@ export class HashChain {
     const chain: Omit<ChainFields, 'hash'> = { prev, ...(this.started ? {} : { start: true as const }) };
     this.started = true;
     event.chokepoint.chain = chain as ChainFields;
-    const hashed = canonicalJson(event);
+    const covered = eventMembers(event);
+    const hashed = canonicalJson(covered);
     const hash = sha256Hex(hashed);
     // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself.
     (event.chokepoint.chain as ChainFields).hash = hash;
     this.previous = hash;
-    lastHashed = { event, text: hashed, prev, hash };
+    // The hashed text is the event's JSON only when the event has no member outside the hash.
+    lastHashed = covered === event ? { event, text: hashed, prev, hash } : undefined;
   }
+}
+
+/**
+ * The members the hash covers: the record itself when all its top-level members are event members
+ * (always, for what the bus builds), else a copy without the others. Proxy and verifier both hash
+ * through here, so a member outside the list can never make an intact event look edited.
+ */
+function eventMembers<T extends object>(record: T): T | Record<string, unknown> {
+  const keys = Object.keys(record);
+  if (keys.every((key) => EVENT_TOP_LEVEL_KEYS.has(key))) return record;
+  const own: Record<string, unknown> = {};
+  for (const key of keys) if (EVENT_TOP_LEVEL_KEYS.has(key)) own[key] = (record as Record<string, unknown>)[key];
+  return own;
 }
 
 /**
@@ -67,8 +82,8 @@ let lastHashed: { event: ChokepointEvent; text: string; prev: string; hash: stri
 
 /**
  * The event as canonical JSON (one line, no newline). For the event just emitted it is built from
- * the text the chain hashed, with the hash put in: sorted, `hash` comes first in `chain`, and the exact `prev` value makes the match the
- * chain object itself, never text inside a string. Sinks can write this (from `write`) instead of
+ * the text the chain hashed, with the hash put in: sorted, `hash` comes first in `chain`, and the
+ * exact `prev` value makes the match the chain object itself, never text inside a string. Sinks can write this (from `write`) instead of
  * serialising the event again; any other event is serialised here.
  */
 export function eventJson(event: ChokepointEvent): string {
@@ -81,11 +96,8 @@ export function eventJson(event: ChokepointEvent): string {
 export function expectedHash(record: Record<string, unknown>): string | undefined {
   const chokepoint = record['chokepoint'];
   if (!isRecord(chokepoint) || !isRecord(chokepoint['chain'])) return undefined;
-  const own: Record<string, unknown> = {};
-  for (const key of Object.keys(record)) if (EVENT_TOP_LEVEL_KEYS.has(key)) own[key] = record[key];
   const { hash: _ignored, ...chainWithoutHash } = chokepoint['chain'];
-  own['chokepoint'] = { ...chokepoint, chain: chainWithoutHash };
-  return sha256Hex(canonicalJson(own));
+  return sha256Hex(canonicalJson({ ...eventMembers(record), chokepoint: { ...chokepoint, chain: chainWithoutHash } }));
 }
 
 function sha256Hex(text: string): string {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_NAMES } from '../../src/events/catalogue.js';
+import { EVENT_TOP_LEVEL_KEYS } from '../../src/events/chain.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { eventsOfEveryPath } from '../helpers/event-flows.js';
 import { EVENT_SCHEMA_FILE, eventSchemaErrors as errorsOf } from '../helpers/schemas.js';
@@ -14,7 +15,7 @@ interface Branch {
   then: { $ref: string };
 }
 interface EventSchema {
-  properties: { event: { properties: { action: { enum: string[] } } } };
+  properties: { event: { properties: { action: { enum: string[] } } } } & Record<string, unknown>;
   allOf: Branch[];
   $defs: { events: Record<string, unknown> };
 }
@@ -29,6 +30,10 @@ function actionsOf(branch: Branch): string[] {
 describe('the event schema and the catalogue', () => {
   it('lists exactly the catalogue names in event.action', () => {
     expect([...schema.properties.event.properties.action.enum].sort()).toEqual([...EVENT_NAMES].sort());
+  });
+
+  it('lists as top-level members exactly what the hash chain covers, plus the sink\'s log.level', () => {
+    expect(Object.keys(schema.properties).sort()).toEqual([...EVENT_TOP_LEVEL_KEYS, 'log.level'].sort());
   });
 
   it('has exactly one rule per event name, each pointing at a definition that exists', () => {

@@ -69,6 +69,16 @@ describe('HashChain', () => {
     }
   });
 
+  it('hashes only event members, so a member another part adds to the event never looks like an edit', () => {
+    const chain = new HashChain();
+    const event = busEvents(3)[1] as ChokepointEvent;
+    const fresh = { ...structuredClone(event), observer: { name: 'gw-1' } } as ChokepointEvent;
+    Reflect.deleteProperty(fresh.chokepoint, 'chain');
+    chain.link(fresh);
+    expect(expectedHash(fresh as unknown as Record<string, unknown>)).toBe(fresh.chokepoint.chain?.hash);
+    expect(JSON.parse(eventJson(fresh))).toHaveProperty('observer');
+  });
+
   it('is off when asked (for the benchmark), and events still have everything else', () => {
     const bus = new EventBus({ chain: false });
     const event = bus.emit({ name: 'proxy.stopped' });
