@@ -7,6 +7,7 @@ import { check } from './commands/check.js';
 import { quarantineCommand } from './quarantine/cli-command.js';
 import { suggestCommand } from './suggest/command.js';
 import { iptablesCommand } from './iptables/command.js';
+import { formatReport, unreadableFiles, verifyLogFiles } from './events/verify-log-files.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
@@ -21,6 +22,7 @@ Usage:
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint quarantine add AGENT [--reason R] [--for DURATION] [--config FILE] [--state DIR]
   chokepoint suggest [--events FILE]... [--rules DIR] [--agent NAME]
+  chokepoint verify-log [--partial] FILE [FILE…]
   chokepoint --help
 
 run      Start the proxy.
@@ -76,6 +78,13 @@ suggest  Propose allow-list additions per agent from event logs (JSON lines writ
   --rules DIR         Rules directory the diff is against. Default: ./rules
   --agent NAME        Only this agent.
 
+verify-log FILE [FILE…]     Check event logs (JSON lines) against their hash chain: edited, deleted,
+                            reordered or inserted events, and truncation (a chain that ends without
+                            proxy.stopped before a restart). Give a rotated set oldest first
+                            (events.jsonl.2 events.jsonl.1 events.jsonl). Prints FILE:LINE: problem;
+                            exit 0 intact, 1 problems found, 2 usage.
+  --partial                 The set may begin mid-chain (older rotated files were deleted).
+
 Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen, 4 check: denied.
 `;
 
@@ -96,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'quarantine') return quarantineCommand(rest);
   if (command === 'suggest') return suggestCommand(rest);
   if (command === 'iptables') return iptablesCommand(rest);
+  if (command === 'verify-log') return verifyLog(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
@@ -162,6 +172,29 @@ async function run(args: string[]): Promise<number> {
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+}
+
+async function verifyLog(args: string[]): Promise<number> {
+  let parsed: { values: { partial?: boolean }; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { partial: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  } catch (error) {
+    process.stderr.write(`chokepoint verify-log: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const files = parsed.positionals;
+  if (files.length === 0) {
+    process.stderr.write('usage: chokepoint verify-log [--partial] FILE [FILE…]  (a rotated set oldest first)\n');
+    return 2;
+  }
+  const unreadable = await unreadableFiles(files);
+  if (unreadable.length > 0) {
+    process.stderr.write(`chokepoint verify-log: cannot read ${unreadable.join(', ')}\n`);
+    return 2;
+  }
+  const report = await verifyLogFiles(files, { partial: parsed.values.partial === true });
+  process.stdout.write(formatReport(report));
+  return report.problems.length === 0 ? 0 : 1;
 }
 
 async function lint(args: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { formatConfigError } from './config/errors.js';
 import { loadRules } from './config/load-rules.js';
 import { watchRules, type RulesWatcher } from './config/watch.js';
 import { EventBus, type EventSink } from './events/bus.js';
+import { startHeartbeat } from './events/heartbeat.js';
 import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
@@ -202,6 +203,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     },
   });
 
+  const heartbeat = startHeartbeat(events, config.events.heartbeatSeconds, { liveFlows: () => registry.size });
+
   return {
     events,
     pipeline,
@@ -218,6 +221,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     async stop(): Promise<void> {
       stopping = true;
       process.off('SIGHUP', onHangup);
+      heartbeat.stop();
       watcher?.close();
       await reloading;
       pipeline.quarantines.stop();

@@ -32,8 +32,11 @@ export interface ChokepointConfig {
    * its target only — for measuring the cost of inspection, not for production.
    */
   inspect: boolean;
-  /** `file: null` writes JSON lines to stdout; otherwise appends to that absolute path. */
-  events: { file: string | null };
+  /**
+   * `file: null` writes JSON lines to stdout; otherwise appends to that absolute path.
+   * `heartbeatSeconds`: interval of proxy.heartbeat events, 0 = none.
+   */
+  events: { file: string | null; heartbeatSeconds: number };
   /** Static name → canonical addresses, consulted before DNS like /etc/hosts. Names are normalised. */
   hosts: Map<string, string[]>;
   /** Named like the resolver's options so they can be spread into them. */
@@ -66,7 +69,7 @@ export const DEFAULT_CONFIG = {
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
   inspect: true,
-  events: { file: null },
+  events: { file: null, heartbeatSeconds: 60 },
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },

@@ -195,8 +195,18 @@ export const configFileSchema = z
     state_dir: z.string().min(1, 'state_dir is empty').default(DEFAULT_CONFIG.stateDir),
     inspect: z.boolean().default(DEFAULT_CONFIG.inspect),
     events: z
-      .strictObject({ file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null) })
-      .prefault({}),
+      .strictObject({
+        file: z.string().min(1, 'file is empty; write null for stdout').nullable().default(null),
+        // Seconds between proxy.heartbeat events; 0 turns them off. Below a second they would flood the
+        // sinks (tests set shorter intervals on the config object, past this schema).
+        heartbeat_s: z
+          .number()
+          .max(MAX_TTL_SECONDS)
+          .refine((seconds) => seconds === 0 || seconds >= 1, 'must be 0 (off) or at least 1 second')
+          .default(DEFAULT_CONFIG.events.heartbeatSeconds),
+      })
+      .prefault({})
+      .transform(({ heartbeat_s, ...rest }) => ({ ...rest, heartbeatSeconds: heartbeat_s })),
     hosts: hostsSchema,
     dns: dnsSchema,
     timeouts: timeoutsSchema,

@@ -41,7 +41,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     inspect: DEFAULT_CONFIG.inspect,
-    events: { file: DEFAULT_CONFIG.events.file },
+    events: { ...DEFAULT_CONFIG.events },
     hosts: new Map(),
     dns: { ...DEFAULT_CONFIG.dns, upstreams: [] },
     timeouts: { ...DEFAULT_CONFIG.timeouts },
@@ -106,7 +106,7 @@ export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverri
       ...config,
       listen,
       rulesDir: rules === undefined ? config.rulesDir : path.resolve(cwd, rules),
-      events: events === undefined ? config.events : { file: events === '-' ? null : path.resolve(cwd, events) },
+      events: events === undefined ? config.events : { ...config.events, file: events === '-' ? null : path.resolve(cwd, events) },
     },
   };
 }

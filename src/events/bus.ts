@@ -1,3 +1,6 @@
+import { ECS_VERSION, EVENT_SCHEMA_VERSION } from './catalogue.js';
+import { HashChain } from './chain.js';
+import { eventSeverity } from './severity.js';
 import type { ChokepointEvent, EventInput } from './types.js';
 
 /** Something that receives finished events: stdout, a file, later syslog / HTTP sinks. */
@@ -7,13 +10,19 @@ export interface EventSink {
   flush(): Promise<void>;
 }
 
+export interface EventBusOptions {
+  /** Hash-chain every event (default). Off only to measure what the chain costs (bench/event-chain.ts). */
+  chain?: boolean;
+}
+
 /**
- * Stamps events (timestamp with milliseconds, per-process sequence number), shapes them into the
- * canonical ECS-style record, and hands them to every sink. Sequence numbers are assigned here, in
- * one place, so a gap in a sink's output always means a lost event.
+ * Stamps events (timestamp with milliseconds, per-process sequence number, severity, hash chain),
+ * shapes them into the canonical ECS-style record, and hands them to every sink. Sequence numbers and
+ * chain links are assigned here, in one place, so a gap in a sink's output always means a lost event.
  */
 export class EventBus {
   private sequence = 0;
+  private readonly chain: HashChain | undefined;
   private readonly sinks: EventSink[] = [];
   private readonly listeners = new Set<(event: ChokepointEvent) => void>();
   /** Adds to each event before it is shaped (training-step markers → labels); one hook, set once. */
@@ -21,6 +30,15 @@ export class EventBus {
 
   setEnricher(enrich: (input: EventInput) => EventInput): void {
     this.enrich = enrich;
+  }
+
+  constructor(options: EventBusOptions = {}) {
+    this.chain = options.chain === false ? undefined : new HashChain();
+  }
+
+  /** How many events this bus has emitted (the last sequence number). */
+  get emitted(): number {
+    return this.sequence;
   }
 
   addSink(sink: EventSink): void {
@@ -35,6 +53,7 @@ export class EventBus {
 
   emit(input: EventInput): ChokepointEvent {
     const event = shapeEvent(this.enrich ? this.enrich(input) : input, ++this.sequence, new Date());
+    this.chain?.link(event);
     for (const sink of this.sinks) sink.write(event);
     for (const listener of this.listeners) listener(event);
     return event;
@@ -46,10 +65,12 @@ export class EventBus {
 }
 
 function shapeEvent(input: EventInput, sequence: number, now: Date): ChokepointEvent {
+  const severity = eventSeverity(input);
   const event: ChokepointEvent = {
     '@timestamp': now.toISOString(),
-    event: { action: input.name, sequence, kind: input.kind ?? 'event' },
-    chokepoint: {},
+    ecs: { version: ECS_VERSION },
+    event: { action: input.name, sequence, kind: input.kind ?? 'event', severity: severity.value },
+    chokepoint: { schema_version: EVENT_SCHEMA_VERSION, severity_label: severity.label },
   };
   if (input.outcome) event.event.outcome = input.outcome;
   if (input.reason !== undefined) event.event.reason = input.reason;

@@ -5,6 +5,9 @@
  * lifecycle events (`proxy.*`, `config.*`).
  */
 
+import type { ChainFields } from './chain.js';
+import type { SeverityLabel } from './severity.js';
+
 export type EventName =
   | 'flow.allowed'
   | 'flow.alerted'
@@ -14,6 +17,7 @@ export type EventName =
   | 'config.rejected'
   | 'proxy.started'
   | 'proxy.stopped'
+  | 'proxy.heartbeat'
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
@@ -120,15 +124,25 @@ export interface DetectionFields {
 
 export interface ChokepointEvent {
   '@timestamp': string;
+  /** ECS release the field names follow (events/catalogue.ts). */
+  ecs: { version: string };
   event: {
     action: EventName;
     sequence: number;
     kind: 'event' | 'alert' | 'state';
+    /** 1 informational … 5 critical, the same number as OCSF `severity_id` (events/severity.ts). */
+    severity: number;
     outcome?: 'success' | 'failure' | 'unknown';
     reason?: string;
     duration?: number;
   };
   chokepoint: {
+    /** Version of this record's shape (schema/events/v1/). */
+    schema_version: string;
+    /** The name of `event.severity`: informational, low, medium, high, critical. */
+    severity_label: SeverityLabel;
+    /** Tamper evidence: this event's hash and the previous one's (events/chain.ts). */
+    chain?: ChainFields;
     flow_id?: string;
     agent?: string;
     agent_mode?: 'enforce' | 'audit';

@@ -18,7 +18,7 @@ const CONFIG_FILE = '/etc/chokepoint/chokepoint.yaml';
 const FULL = `listen: { http: "127.0.0.1:3128", socks: "[::1]:1080" }
 rules: ./rules
 state_dir: /var/lib/chokepoint
-events: { file: logs/events.jsonl }
+events: { file: logs/events.jsonl, heartbeat_s: 15 }
 hosts:
   Example.TEST.: 127.0.0.1
   dual.test: ["127.0.0.2", "::1"]
@@ -44,7 +44,7 @@ describe('parseConfigText', () => {
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
       inspect: true,
-      events: { file: '/etc/chokepoint/logs/events.jsonl' },
+      events: { file: '/etc/chokepoint/logs/events.jsonl', heartbeatSeconds: 15 },
       hosts: new Map([
         ['example.test', ['127.0.0.1']],
         ['dual.test', ['127.0.0.2', '::1']],
@@ -61,6 +61,14 @@ describe('parseConfigText', () => {
     expect(config).toEqual(defaultConfig('/etc/chokepoint'));
     expect(config.listen.http).toEqual(DEFAULT_CONFIG.listen.http);
     expect(config.events.file).toBeNull();
+    expect(config.events.heartbeatSeconds).toBe(60);
+  });
+
+  it('turns heartbeats off with heartbeat_s: 0 and refuses intervals below a second', () => {
+    expect(configOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 0 }\n')).events.heartbeatSeconds).toBe(0);
+    expect(errorsOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: -1 }\n')).join('\n')).toMatch(/heartbeat_s: must be 0 \(off\) or at least 1 second/);
+    expect(errorsOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 0.01 }\n')).join('\n')).toMatch(/heartbeat_s/);
+    expect(configOf(parseConfigText(CONFIG_FILE, 'events: { heartbeat_s: 2.5 }\n')).events.heartbeatSeconds).toBe(2.5);
   });
 
   it('fills defaults inside partly written sections', () => {
@@ -139,9 +147,9 @@ describe('applyCliOverrides', () => {
       ...base,
       rulesDir: '/home/me/my-rules',
       listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 }, dns: null, transparent: null },
-      events: { file: null },
+      events: { file: null, heartbeatSeconds: 15 },
     });
-    expect(configOf(applyCliOverrides(base, { events: 'e.jsonl' }, '/home/me')).events).toEqual({ file: '/home/me/e.jsonl' });
+    expect(configOf(applyCliOverrides(base, { events: 'e.jsonl' }, '/home/me')).events).toEqual({ file: '/home/me/e.jsonl', heartbeatSeconds: 15 });
   });
 
   it('leaves the config alone without flags', () => {

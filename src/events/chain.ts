@@ -1,0 +1,109 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+import type { ChokepointEvent } from './types.js';
+
+/**
+ * The hash chain that makes an event log tamper-evident. Every event carries
+ * `chokepoint.chain {prev, hash}`: `hash` is SHA-256 (hex) over the canonical JSON of the event
+ * without `hash` (`prev` included), and `prev` is the previous event's `hash`. The first event of a
+ * process chains from a random nonce and says so with `start: true` — a SIEM or `chokepoint
+ * verify-log` then knows a restart from a deletion: a new chain may only begin at `proxy.started`.
+ */
+
+export interface ChainFields {
+  prev: string;
+  hash: string;
+  /** Present (true) on the first event of a process; `prev` is then that process's random nonce. */
+  start?: true;
+}
+
+/**
+ * Top-level members of the event record itself. Anything else on a line (pino's `log.level`, a
+ * shipper's `host.name`) was added by a sink and is outside the hash — for the proxy and the verifier alike.
+ */
+export const EVENT_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
+  '@timestamp',
+  'ecs',
+  'event',
+  'chokepoint',
+  'rule',
+  'labels',
+  'source',
+  'destination',
+  'network',
+  'url',
+  'error',
+]);
+
+export class HashChain {
+  private previous: string;
+  private started = false;
+
+  constructor(nonce: string = randomBytes(32).toString('hex')) {
+    this.previous = nonce;
+  }
+
+  /** Sets `chokepoint.chain` on `event` (which must not carry one yet) and advances the chain. */
+  link(event: ChokepointEvent): void {
+    const prev = this.previous;
+    const chain: Omit<ChainFields, 'hash'> = { prev, ...(this.started ? {} : { start: true as const }) };
+    this.started = true;
+    event.chokepoint.chain = chain as ChainFields;
+    const covered = eventMembers(event);
+    const hashed = canonicalJson(covered);
+    const hash = sha256Hex(hashed);
+    // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself.
+    (event.chokepoint.chain as ChainFields).hash = hash;
+    this.previous = hash;
+    // The hashed text is the event's JSON only when the event has no member outside the hash.
+    lastHashed = covered === event ? { event, text: hashed, prev, hash } : undefined;
+  }
+}
+
+/**
+ * The members the hash covers: the record itself when all its top-level members are event members
+ * (always, for what the bus builds), else a copy without the others. Proxy and verifier both hash
+ * through here, so a member outside the list can never make an intact event look edited.
+ */
+function eventMembers<T extends object>(record: T): T | Record<string, unknown> {
+  const keys = Object.keys(record);
+  if (keys.every((key) => EVENT_TOP_LEVEL_KEYS.has(key))) return record;
+  const own: Record<string, unknown> = {};
+  for (const key of keys) if (EVENT_TOP_LEVEL_KEYS.has(key)) own[key] = (record as Record<string, unknown>)[key];
+  return own;
+}
+
+/**
+ * The text the chain hashed last, so that a sink can reuse it instead of serialising again. One slot,
+ * not a map per event: sinks are called synchronously right after the event is linked, and a WeakMap
+ * of every event measurably slowed garbage collection on the bus (bench/event-chain.ts).
+ */
+let lastHashed: { event: ChokepointEvent; text: string; prev: string; hash: string } | undefined;
+
+/**
+ * The event as canonical JSON (one line, no newline). For the event just emitted it is built from
+ * the text the chain hashed, with the hash put in: sorted, `hash` comes first in `chain`, and the
+ * exact `prev` value makes the match the chain object itself, never text inside a string. Sinks can write this (from `write`) instead of
+ * serialising the event again; any other event is serialised here.
+ */
+export function eventJson(event: ChokepointEvent): string {
+  const hashed = lastHashed;
+  if (hashed?.event !== event || event.chokepoint.chain?.hash !== hashed.hash) return canonicalJson(event);
+  return hashed.text.replace(`"chain":{"prev":"${hashed.prev}"`, `"chain":{"hash":"${hashed.hash}","prev":"${hashed.prev}"`);
+}
+
+/** The hash an event should carry, recomputed from what it says (non-event members ignored). */
+export function expectedHash(record: Record<string, unknown>): string | undefined {
+  const chokepoint = record['chokepoint'];
+  if (!isRecord(chokepoint) || !isRecord(chokepoint['chain'])) return undefined;
+  const { hash: _ignored, ...chainWithoutHash } = chokepoint['chain'];
+  return sha256Hex(canonicalJson({ ...eventMembers(record), chokepoint: { ...chokepoint, chain: chainWithoutHash } }));
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
