@@ -3,6 +3,7 @@
  * Loading lives in load-config.ts; this file is the shape and the defaults only.
  */
 import type { ListenAddress } from './addresses.js';
+import type { SinkConfig } from '../sinks/sink-config.js';
 
 export type { ListenAddress } from './addresses.js';
 
@@ -35,6 +36,8 @@ export interface ChokepointConfig {
   };
   timeouts: { headerMs: number; connectMs: number; idleMs: number; peekMs: number };
   limits: { maxHeaderBytes: number; maxFlowsTotal: number; maxFlowsPerAgent: number };
+  /** Where events go (src/sinks). Empty = one implicit stdout / `events.file` sink, as before sinks existed. */
+  sinks: SinkConfig[];
 }
 
 /**
@@ -50,4 +53,4 @@ export const DEFAULT_CONFIG = {
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000 },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
-} as const satisfies Omit<ChokepointConfig, 'hosts'>;
+} as const satisfies Omit<ChokepointConfig, 'hosts' | 'sinks'>;

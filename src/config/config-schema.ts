@@ -8,6 +8,7 @@ import { normaliseHostname } from '../net/hostname.js';
 import { parseAddressText, parseListenAddress, type ListenAddress } from './addresses.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
+import { sinksSchema } from '../sinks/sink-config.js';
 
 /** setTimeout fires at once for delays above 2^31-1 ms, which would turn a long timeout into none. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -166,6 +167,7 @@ export const configFileSchema = z
     dns: dnsSchema,
     timeouts: timeoutsSchema,
     limits: limitsSchema,
+    sinks: sinksSchema,
   })
   .transform(
     (raw): ChokepointConfig => ({
@@ -178,5 +180,6 @@ export const configFileSchema = z
       dns: raw.dns,
       timeouts: raw.timeouts,
       limits: raw.limits,
+      sinks: raw.sinks,
     }),
   );

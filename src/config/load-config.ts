@@ -10,6 +10,7 @@ import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { configFileSchema } from './config-schema.js';
 import type { ConfigError } from './errors.js';
 import { validateSource } from './issues.js';
+import { resolveSinkPaths } from '../sinks/sink-config.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export type ConfigResult = { ok: true; config: ChokepointConfig } | { ok: false; errors: ConfigError[] };
@@ -38,6 +39,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     dns: { ...DEFAULT_CONFIG.dns },
     timeouts: { ...DEFAULT_CONFIG.timeouts },
     limits: { ...DEFAULT_CONFIG.limits },
+    sinks: [],
   };
 }
 
@@ -63,6 +65,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   config.rulesDir = path.resolve(baseDir, config.rulesDir);
   config.stateDir = path.resolve(baseDir, config.stateDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
+  config.sinks = resolveSinkPaths(config.sinks, baseDir);
   return { ok: true, config };
 }
 

@@ -17,6 +17,9 @@ export type EventName =
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
+  | 'sink.error'
+  | 'sink.dropped'
+  | 'sink.spool_overflow'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';
