@@ -48,6 +48,8 @@ export class Spool {
   private ack: SpoolPosition = { segment: 0, offset: 0, index: 0 };
   private writer: { id: number; handle: FileHandle } | undefined;
   private nextId = 1;
+  /** Sum of the segments' bytes, kept as it changes (checked once per appended line). */
+  private bytesOnDisk = 0;
   private readonly appendListeners = new Set<() => void>();
 
   private constructor(
@@ -71,7 +73,7 @@ export class Spool {
 
   /** Bytes of the spool on disk (acknowledged lines of the oldest segment included). */
   get totalBytes(): number {
-    return this.segments.reduce((sum, segment) => sum + segment.bytes, 0);
+    return this.bytesOnDisk;
   }
 
   /** Calls `listener` after every append (the sender sleeps on it). */
@@ -102,6 +104,7 @@ export class Spool {
         group.push(line);
         current.bytes += bytes;
         current.lines += 1;
+        this.bytesOnDisk += bytes;
       }
       await writeGroup();
     } finally {
@@ -158,6 +161,7 @@ export class Spool {
     this.ack = { ...end };
     const obsolete = this.segments.filter((segment) => segment.id < end.segment && segment.id !== this.writer?.id);
     this.segments = this.segments.filter((segment) => !obsolete.includes(segment));
+    for (const segment of obsolete) this.bytesOnDisk -= segment.bytes;
     const file = path.join(this.dir, ACK_FILE);
     await writeFile(`${file}.tmp`, JSON.stringify(this.ack));
     await rename(`${file}.tmp`, file);
@@ -190,6 +194,7 @@ export class Spool {
     while (this.totalBytes + bytes > this.options.maxBytes && this.segments.length > 1) {
       const oldest = this.segments.shift();
       if (!oldest) break;
+      this.bytesOnDisk -= oldest.bytes;
       const inAck = oldest.id === this.ack.segment;
       if (oldest.id >= this.ack.segment) {
         dropped.lines += oldest.lines - (inAck ? this.ack.index : 0);
@@ -237,6 +242,7 @@ export class Spool {
       const complete = content.lastIndexOf(NEWLINE) + 1;
       if (complete < content.length) await truncate(this.segmentPath(id), complete);
       this.segments.push({ id, bytes: complete, lines: countNewlines(content, complete) });
+      this.bytesOnDisk += complete;
       if (saved && id === saved.segment) {
         const offset = Math.min(saved.offset, complete);
         this.ack = { segment: id, offset, index: countNewlines(content, offset) };

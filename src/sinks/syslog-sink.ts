@@ -29,8 +29,13 @@ export class SyslogSink extends QueuedSink {
     return formatSyslog(event, eventSeverity(event), formatLine(event, this.formatter), this.header);
   }
 
-  protected deliver(lines: string[]): Promise<void> {
-    return this.transport.send(lines);
+  protected async deliver(lines: string[]): Promise<void> {
+    const { oversized } = await this.transport.send(lines);
+    // A datagram too large for UDP can never be sent: dropped and counted, not retried forever.
+    if (oversized > 0) {
+      this.options.reporter.droppedEvents(oversized);
+      this.options.reporter.error(`${oversized} message(s) too large for a UDP datagram; use transport tcp or tls`);
+    }
   }
 
   protected release(): Promise<void> {
@@ -38,8 +43,11 @@ export class SyslogSink extends QueuedSink {
   }
 }
 
+const CONNECT_TIMEOUT_MS = 10_000;
+
 interface SyslogTransport {
-  send(messages: string[]): Promise<void>;
+  /** Sends every message, or rejects; `oversized` counts messages that can never be sent. */
+  send(messages: string[]): Promise<{ oversized: number }>;
   close(): Promise<void>;
 }
 
@@ -53,12 +61,19 @@ class UdpTransport implements SyslogTransport {
     this.socket.unref();
   }
 
-  async send(messages: string[]): Promise<void> {
+  async send(messages: string[]): Promise<{ oversized: number }> {
+    let oversized = 0;
     for (const message of messages) {
-      await new Promise<void>((resolve, reject) =>
-        this.socket.send(message, this.config.port, this.config.host, (error) => (error ? reject(error) : resolve())),
+      const tooLarge = await new Promise<boolean>((resolve, reject) =>
+        this.socket.send(message, this.config.port, this.config.host, (error) => {
+          if (!error) resolve(false);
+          else if ((error as NodeJS.ErrnoException).code === 'EMSGSIZE') resolve(true);
+          else reject(error);
+        }),
       );
+      if (tooLarge) oversized += 1;
     }
+    return { oversized };
   }
 
   close(): Promise<void> {
@@ -85,12 +100,13 @@ class StreamTransport implements SyslogTransport {
     }
   }
 
-  async send(messages: string[]): Promise<void> {
+  async send(messages: string[]): Promise<{ oversized: number }> {
     const socket = this.socket ?? (await this.connect());
     const data = messages.map(frameOctetCounted).join('');
     await new Promise<void>((resolve, reject) => {
       socket.write(data, (error) => (error ? reject(error) : resolve()));
     });
+    return { oversized: 0 };
   }
 
   close(): Promise<void> {
@@ -115,8 +131,11 @@ class StreamTransport implements SyslogTransport {
         reject(error);
       };
       socket.once('error', onError);
+      // A server that drops SYNs would otherwise hold the queue for the kernel's whole connect timeout.
+      socket.setTimeout(CONNECT_TIMEOUT_MS, () => onError(new Error(`connect timed out after ${CONNECT_TIMEOUT_MS} ms`)));
       socket.once(ready, () => {
         socket.off('error', onError);
+        socket.setTimeout(0);
         // Later errors end this connection; the next send opens another.
         socket.on('error', () => socket.destroy());
         socket.once('close', () => {

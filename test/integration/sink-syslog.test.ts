@@ -73,6 +73,20 @@ describe.skipIf(unavailable !== undefined)(`syslog sink against rsyslogd${unavai
     );
   });
 
+  it('drops (and counts) a message too large for a UDP datagram instead of retrying it forever', async () => {
+    const { proxy, log } = await startSinkProxy(workspace, [base('cp-udpbig', { transport: 'udp', port: rsyslog.udpPort })]);
+    try {
+      proxy.events.emit({ name: 'flow.denied', reason: 'oversized', details: { n: -1, pad: 'x'.repeat(70_000) } });
+      emitNumbered(proxy, 0, 5);
+      const messages = await rsyslog.waitFor(numbered('cp-udpbig'), 5);
+      expect(messages.map((message) => numberOf(JSON.parse(message.msg)))).toEqual(range(0, 5));
+      const dropped = await log.waitFor((event) => event.event.action === 'sink.dropped');
+      expect(dropped.chokepoint.details).toMatchObject({ sink: 'cp-udpbig', dropped_events: 1 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('refuses a TLS server its CA did not sign, reporting sink.error (once, not per event)', async () => {
     const { proxy, log } = await startSinkProxy(workspace, [
       base('cp-badca', { transport: 'tls', port: rsyslog.tlsPort, caFile: rsyslog.otherCaFile, certFile: rsyslog.clientCertFile, keyFile: rsyslog.clientKeyFile }),
