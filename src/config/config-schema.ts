@@ -169,6 +169,12 @@ export const configFileSchema = z
     limits: limitsSchema,
     sinks: sinksSchema,
   })
+  .superRefine((raw, ctx) => {
+    // Either the implicit sink or the listed ones: a file that silently stopped receiving events is worse.
+    if (raw.events.file !== null && raw.sinks.length > 0) {
+      ctx.addIssue({ code: 'custom', message: 'events.file is not used when sinks are listed; add a "type: file" sink instead', path: ['events', 'file'] });
+    }
+  })
   .transform(
     (raw): ChokepointConfig => ({
       listen: raw.listen,

@@ -80,6 +80,9 @@ export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverri
     if (parsed.ok) listen[flag] = parsed.listen;
     else errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: parsed.message });
   }
+  if (overrides.events !== undefined && config.sinks.length > 0) {
+    errors.push({ file: COMMAND_LINE, line: 0, path: '--events', message: 'the config file lists sinks; add a "type: file" or "type: stdout" sink there instead' });
+  }
   for (const flag of ['rules', 'events'] as const) {
     if (overrides[flag] === '') {
       errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: 'is empty' });

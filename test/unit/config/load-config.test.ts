@@ -52,6 +52,7 @@ describe('parseConfigText', () => {
       dns: { cacheMaxEntries: 50, minTtlSeconds: 1, maxTtlSeconds: 60, negativeTtlSeconds: 0, timeoutMs: 500 },
       timeouts: { headerMs: 1000, connectMs: 2000, idleMs: 3000, peekMs: 100 },
       limits: { maxHeaderBytes: 8192, maxFlowsTotal: 100, maxFlowsPerAgent: 10 },
+      sinks: [],
     });
   });
 

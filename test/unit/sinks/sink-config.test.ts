@@ -82,3 +82,17 @@ describe('sinks: in the config file', () => {
     expect(errors).toEqual([`${FILE}:3: sinks[1].name: sink name "s" is used twice`]);
   });
 });
+
+describe('sinks and the implicit events sink', () => {
+  it('rejects events.file together with sinks, and --events over a config with sinks', async () => {
+    const { applyCliOverrides } = await import('../../../src/config/load-config.js');
+    const both = errorsOf(parseConfigText(FILE, 'events: { file: e.jsonl }\nsinks:\n  - type: stdout\n'));
+    expect(both).toEqual([`${FILE}:1: events.file: events.file is not used when sinks are listed; add a "type: file" sink instead`]);
+    const parsed = parseConfigText(FILE, 'sinks:\n  - type: stdout\n');
+    if (!parsed.ok) throw new Error('config rejected');
+    expect(errorsOf(applyCliOverrides(parsed.config, { events: 'x.jsonl' }, '/tmp'))).toEqual([
+      'command line: --events: the config file lists sinks; add a "type: file" or "type: stdout" sink there instead',
+    ]);
+    expect(applyCliOverrides(parsed.config, { http: '127.0.0.1:0' }, '/tmp').ok).toBe(true);
+  });
+});
