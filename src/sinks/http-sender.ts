@@ -34,7 +34,8 @@ export class HttpSender {
   }
 
   start(): void {
-    this.loop ??= this.run();
+    // The loop handles its own failures; this catch is the last guard so a bug cannot crash the proxy.
+    this.loop ??= this.run().catch((error: unknown) => this.reporter.error(`sender stopped: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   /** Stops sending; an unacknowledged batch in flight is aborted and stays in the spool. */
@@ -66,7 +67,9 @@ export class HttpSender {
         continue;
       }
       if (batch.lines.length === 0) {
-        await this.sleep(undefined);
+        // Pending but unreadable for now (a line still being written, a segment dropped under the read):
+        // look again shortly rather than wait for an append that may never come.
+        await this.sleep(this.spool.pendingLines > 0 ? 10 : undefined);
         continue;
       }
       const problem = await this.post(batch.lines);

@@ -57,11 +57,21 @@ export class SinkReporter {
   private readonly drops: Throttle;
   private closed = false;
 
+  private readonly emit: EmitEvent;
+
   constructor(
     private readonly sink: string,
-    private readonly emit: EmitEvent,
+    emit: EmitEvent,
     intervalMs = 5_000,
   ) {
+    // Reports run from timers: a sink that throws while receiving one must not take the process down.
+    this.emit = (input) => {
+      try {
+        emit(input);
+      } catch {
+        // Nowhere left to report it; the sink's own counters still tell.
+      }
+    };
     this.errors = new Throttle(intervalMs, (count, message) =>
       this.emit({ name: 'sink.error', kind: 'alert', outcome: 'failure', reason: `sink ${sink}: ${message}`, details: { sink, failures: count } }),
     );
