@@ -83,6 +83,7 @@ export async function main(events = 200_000): Promise<Result[]> {
           style: 'json',
           sourcetype: 'chokepoint',
           headers: {},
+          headersFromEnv: {},
           batch: { maxEvents: 500, maxBytes: 1_048_576, intervalMs: 1_000 },
           retry: { initialMs: 500, maxMs: 30_000 },
           timeoutMs: 10_000,

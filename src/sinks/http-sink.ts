@@ -70,6 +70,11 @@ export class HttpSink extends QueuedSink {
 /** Headers of every request; the token is read once, here, and only ever put in a header. */
 function requestHeaders(config: HttpSinkConfig): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', ...config.headers };
+  for (const [name, variable] of Object.entries(config.headersFromEnv)) {
+    const value = process.env[variable];
+    if (value === undefined || value === '') throw new Error(`sink ${config.name}: environment variable ${variable} (headers_from_env.${name}) is not set`);
+    headers[name] = value;
+  }
   const token = readToken(config);
   if (token !== undefined) headers.authorization = config.style === 'splunk_hec' ? `Splunk ${token}` : `Bearer ${token}`;
   return headers;

@@ -20,6 +20,8 @@ export const FACILITIES: Record<string, number> = {
   local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
 };
 
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name');
+
 const common = {
   /** Names the sink in its events and its spool directory; default `<type>-<position>`. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'name must be 1-64 letters, digits, "_", "." or "-"').optional(),
@@ -91,7 +93,9 @@ const httpSink = z
     url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
     style: z.enum(['json', 'splunk_hec']).default('json'),
     sourcetype: nonEmpty('sourcetype').default('chokepoint'),
-    headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a header name'), z.string()).default({}),
+    headers: z.record(headerName, z.string()).default({}),
+    /** Header name → environment variable holding its value (API keys that must not sit in the file). */
+    headers_from_env: z.record(headerName, nonEmpty('an environment variable name')).default({}),
     /** The secret: read from an environment variable or a file, never written in the config. */
     token_env: nonEmpty('token_env').optional(),
     token_file: nonEmpty('token_file').optional(),
@@ -161,6 +165,7 @@ export type HttpSinkConfig = SinkCommon & {
   style: 'json' | 'splunk_hec';
   sourcetype: string;
   headers: Record<string, string>;
+  headersFromEnv: Record<string, string>;
   tokenEnv?: string;
   tokenFile?: string;
   batch: { maxEvents: number; maxBytes: number; intervalMs: number };
@@ -230,6 +235,7 @@ function toSinkConfig(raw: RawSink, index: number): SinkConfig {
         style: raw.style,
         sourcetype: raw.sourcetype,
         headers: raw.headers,
+        headersFromEnv: raw.headers_from_env,
         batch: { maxEvents: raw.batch.max_events, maxBytes: raw.batch.max_bytes, intervalMs: raw.batch.interval_ms },
         retry: { initialMs: raw.retry.initial_ms, maxMs: raw.retry.max_ms },
         timeoutMs: raw.timeout_ms,

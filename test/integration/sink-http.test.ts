@@ -33,6 +33,7 @@ function httpSink(over: Partial<HttpSinkConfig> = {}): SinkConfig {
     style: 'json',
     sourcetype: 'chokepoint',
     headers: {},
+    headersFromEnv: {},
     batch: { maxEvents: 50, maxBytes: 1_048_576, intervalMs: 20 },
     retry: { initialMs: 20, maxMs: 200 },
     timeoutMs: 10_000,
@@ -121,13 +122,15 @@ describe('HTTP sink', () => {
   it('speaks Splunk HEC: concatenated {time, event, sourcetype} with a Splunk token from the environment', async () => {
     const token = 'test-hec-token-5f1c';
     process.env.CHOKEPOINT_TEST_HEC_TOKEN = token;
+    process.env.CHOKEPOINT_TEST_API_KEY = 'api-key-77e0';
     try {
       await collector.up('up');
-      const { proxy, log } = await startSinkProxy(workspace, [httpSink({ style: 'splunk_hec', sourcetype: 'chokepoint:ecs', tokenEnv: 'CHOKEPOINT_TEST_HEC_TOKEN' })]);
+      const { proxy, log } = await startSinkProxy(workspace, [httpSink({ style: 'splunk_hec', sourcetype: 'chokepoint:ecs', tokenEnv: 'CHOKEPOINT_TEST_HEC_TOKEN', headersFromEnv: { 'X-Api-Key': 'CHOKEPOINT_TEST_API_KEY' } })]);
       emitNumbered(proxy, 0, 10);
       await collector.waitUntil(() => collector.accepted.flatMap(hecEvents).length >= 11);
       await proxy.stop();
       expect(collector.accepted.every((batch) => batch.headers.authorization === `Splunk ${token}`)).toBe(true);
+      expect(collector.accepted.every((batch) => batch.headers['x-api-key'] === 'api-key-77e0')).toBe(true);
       const events = collector.accepted.flatMap(hecEvents) as Array<{ time: number; sourcetype: string; event: ChokepointEvent }>;
       for (const hec of events) {
         expect(hec.sourcetype).toBe('chokepoint:ecs');
@@ -138,6 +141,7 @@ describe('HTTP sink', () => {
       expect(log.events.some((event) => JSON.stringify(event).includes(token))).toBe(false);
     } finally {
       delete process.env.CHOKEPOINT_TEST_HEC_TOKEN;
+      delete process.env.CHOKEPOINT_TEST_API_KEY;
     }
   });
 
