@@ -4,12 +4,19 @@ import { formatLine, type EventFormatter } from './format.js';
 import { QueuedSink, type QueueOptions } from './queued-sink.js';
 import { RotatingFile, type RotationPolicy } from './rotating-file.js';
 
+/** Bytes sonic-boom may hold while stdout's reader is slow; beyond it, lines are dropped and counted. */
+const STDOUT_BUFFER_BYTES = 16 * 1024 * 1024;
+
 /** JSON lines on stdout through sonic-boom (asynchronous, like the implicit pino sink). */
 export class StdoutSink extends QueuedSink {
-  private readonly destination = pino.destination({ dest: 1, sync: false });
+  private readonly destination = pino.destination({ dest: 1, sync: false, maxLength: STDOUT_BUFFER_BYTES });
 
   constructor(options: QueueOptions, private readonly formatter: EventFormatter) {
     super(options);
+    this.destination.on('drop', (data: unknown) => {
+      const text = typeof data === 'string' ? data : String(data);
+      options.reporter.droppedEvents(text.split('\n').length - 1);
+    });
   }
 
   protected encode(event: ChokepointEvent): string {

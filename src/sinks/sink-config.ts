@@ -118,6 +118,11 @@ const httpSink = z
       .prefault({}),
   })
   .superRefine((sink, ctx) => {
+    const url = new URL(sink.url);
+    if (url.username !== '' || url.password !== '') {
+      // They would end up in error messages; secrets belong in token_env / token_file / headers_from_env.
+      ctx.addIssue({ code: 'custom', message: 'url must not hold credentials; use token_env, token_file or headers_from_env', path: ['url'] });
+    }
     if (sink.token_env !== undefined && sink.token_file !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'give token_env or token_file, not both', path: ['token_file'] });
     }

@@ -129,21 +129,13 @@ export class Spool {
         position = { segment: next.id, offset: 0, index: 0 };
         continue;
       }
-      const budget = Math.max(maxBytes - bytes, 0);
-      // An oversized line is still read whole when it would be the batch's only line.
-      const want = lines.length === 0 ? segment.bytes - position.offset : Math.min(budget, segment.bytes - position.offset);
-      if (want <= 0) break;
-      const chunk = await this.readSegment(segment.id, position.offset, Math.min(want, lines.length === 0 ? Math.max(budget, 1) : want));
-      const taken = takeLines(chunk, maxLines - lines.length);
-      if (taken.lines.length === 0 && lines.length === 0 && chunk.length < segment.bytes - position.offset) {
-        // The first line is longer than the budget: read it whole.
-        const whole = await this.readSegment(segment.id, position.offset, segment.bytes - position.offset);
-        const first = takeLines(whole, 1);
-        if (first.lines.length === 0) break;
-        lines.push(...first.lines);
-        bytes += first.bytes;
-        position = { segment: segment.id, offset: position.offset + first.bytes, index: position.index + 1 };
-        continue;
+      const remaining = segment.bytes - position.offset;
+      const want = Math.min(remaining, maxBytes - bytes);
+      const chunk = await this.readSegment(segment.id, position.offset, want);
+      let taken = takeLines(chunk, maxLines - lines.length);
+      if (taken.lines.length === 0 && lines.length === 0 && chunk.length === want && want < remaining) {
+        // The first line is longer than the whole byte budget: it goes alone, read whole.
+        taken = takeLines(await this.readSegment(segment.id, position.offset, remaining), 1);
       }
       if (taken.lines.length === 0) break;
       lines.push(...taken.lines);

@@ -77,6 +77,11 @@ describe('sinks: in the config file', () => {
     ]);
   });
 
+  it('rejects credentials in the collector URL (they would show in error messages)', () => {
+    const errors = errorsOf(parseConfigText(FILE, 'sinks:\n  - type: http\n    url: "https://user:secret@hec.example/"\n'));
+    expect(errors).toEqual([`${FILE}:3: sinks[0].url: url must not hold credentials; use token_env, token_file or headers_from_env`]);
+  });
+
   it('rejects two sinks with the same name (they would share a spool)', () => {
     const errors = errorsOf(parseConfigText(FILE, 'sinks:\n  - { type: http, url: "http://a/", name: s }\n  - { type: http, url: "http://b/", name: s }\n'));
     expect(errors).toEqual([`${FILE}:3: sinks[1].name: sink name "s" is used twice`]);

@@ -102,6 +102,21 @@ describe('Spool', () => {
     await spool.close();
   });
 
+  it('keeps batches within the byte budget, and sends a line longer than the budget alone', async () => {
+    const spool = await Spool.open(dir, options());
+    await spool.append([line(1), line(2), 'z'.repeat(500), line(3)]);
+    const first = await spool.read(100, Buffer.byteLength(line(1)) + 1);
+    expect(numbers(first.lines)).toEqual([1]);
+    await spool.acknowledge(first.end);
+    await spool.acknowledge((await spool.read(100, 1 << 20)).end);
+    await spool.append(['y'.repeat(500), line(4)]);
+    const oversized = await spool.read(100, 100);
+    expect(oversized.lines).toEqual(['y'.repeat(500)]);
+    await spool.acknowledge(oversized.end);
+    expect(numbers((await spool.read(100, 100)).lines)).toEqual([4]);
+    await spool.close();
+  });
+
   it('refuses a damaged acknowledgement file instead of guessing', async () => {
     await writeFile(path.join(dir, 'ack.json'), 'not json');
     await expect(Spool.open(dir, options())).rejects.toThrow();
