@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import type { Spool } from './spool.js';
 import type { SinkReporter } from './reporter.js';
 
@@ -9,6 +11,8 @@ export interface SenderOptions {
   batch: { maxEvents: number; maxBytes: number; intervalMs: number };
   retry: { initialMs: number; maxMs: number };
   timeoutMs: number;
+  /** CA certificates (PEM) trusted for an https:// collector instead of the system store. */
+  ca?: Buffer;
 }
 
 /**
@@ -20,6 +24,9 @@ export interface SenderOptions {
 export class HttpSender {
   private stopped = false;
   private readonly stopController = new AbortController();
+  private readonly url: URL;
+  /** One kept-alive connection: batches go one at a time anyway, and in order. */
+  private readonly agent: http.Agent;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   /** Batches acknowledged (a 2xx), for tests and the bench. */
@@ -31,6 +38,11 @@ export class HttpSender {
     private readonly reporter: SinkReporter,
   ) {
     spool.onAppend(() => this.wake?.());
+    this.url = new URL(options.url);
+    this.agent =
+      this.url.protocol === 'https:'
+        ? new https.Agent({ keepAlive: true, maxSockets: 1, ...(options.ca ? { ca: options.ca } : {}) })
+        : new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
   start(): void {
@@ -44,6 +56,7 @@ export class HttpSender {
     this.stopController.abort();
     this.wake?.();
     await this.loop;
+    this.agent.destroy();
   }
 
   private async run(): Promise<void> {
@@ -87,27 +100,40 @@ export class HttpSender {
     }
   }
 
-  /** Undefined on a 2xx; otherwise what went wrong, without URL credentials or headers. */
-  private async post(lines: string[]): Promise<string | undefined> {
-    try {
-      const response = await fetch(this.options.url, {
-        method: 'POST',
-        headers: this.options.headers,
-        body: this.options.body(lines),
-        signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.options.timeoutMs)]),
-      });
-      // Drain the body so the connection can be reused.
-      await response.arrayBuffer().catch(() => undefined);
-      if (response.status >= 200 && response.status < 300) return undefined;
-      return `receiver answered HTTP ${response.status}`;
-    } catch (error) {
-      if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
-        return `receiver did not answer within ${this.options.timeoutMs} ms`;
-      }
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-      const code = (cause as NodeJS.ErrnoException).code;
-      return `cannot deliver: ${code ?? (cause instanceof Error ? cause.message : String(cause))}`;
-    }
+  /**
+   * POSTs one batch. Undefined on a 2xx; otherwise what went wrong, as a status or an error code (never
+   * a header: the token must not reach an event). A collector that does not answer within `timeoutMs`
+   * (for the whole exchange) is a failure like any other.
+   */
+  private post(lines: string[]): Promise<string | undefined> {
+    const body = Buffer.from(this.options.body(lines));
+    const transport = this.url.protocol === 'https:' ? https : http;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (problem: string | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(problem);
+      };
+      const request = transport.request(
+        this.url,
+        { method: 'POST', agent: this.agent, headers: { ...this.options.headers, 'content-length': body.length }, signal: this.stopController.signal },
+        (response) => {
+          const status = response.statusCode ?? 0;
+          // Read the answer to its end so the connection can carry the next batch.
+          response.resume();
+          response.once('end', () => settle(status >= 200 && status < 300 ? undefined : `receiver answered HTTP ${status}`));
+          response.once('error', () => settle('receiver cut its answer short'));
+        },
+      );
+      const timer = setTimeout(() => {
+        settle(`receiver did not answer within ${this.options.timeoutMs} ms`);
+        request.destroy();
+      }, this.options.timeoutMs);
+      request.once('error', (error: NodeJS.ErrnoException) => settle(`cannot deliver: ${error.code ?? error.message}`));
+      request.end(body);
+    });
   }
 
   /** Exponential backoff with "equal jitter": half the step fixed, half random, capped at max. */

@@ -41,6 +41,7 @@ export class HttpSink extends QueuedSink {
         batch: config.batch,
         retry: config.retry,
         timeoutMs: config.timeoutMs,
+        ...(config.caFile ? { ca: readCaFile(config.name, config.caFile) } : {}),
       },
       options.reporter,
     );
@@ -78,6 +79,14 @@ function requestHeaders(config: HttpSinkConfig): Record<string, string> {
   const token = readToken(config);
   if (token !== undefined) headers.authorization = config.style === 'splunk_hec' ? `Splunk ${token}` : `Bearer ${token}`;
   return headers;
+}
+
+function readCaFile(sink: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new Error(`sink ${sink}: cannot read ca_file ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
 }
 
 function readToken(config: HttpSinkConfig): string | undefined {

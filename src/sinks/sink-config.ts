@@ -99,6 +99,8 @@ const httpSink = z
     /** The secret: read from an environment variable or a file, never written in the config. */
     token_env: nonEmpty('token_env').optional(),
     token_file: nonEmpty('token_file').optional(),
+    /** CA file (PEM) for an https:// collector with a private CA. */
+    ca_file: nonEmpty('ca_file').optional(),
     batch: z
       .strictObject({
         max_events: positive(500),
@@ -122,6 +124,9 @@ const httpSink = z
     if (url.username !== '' || url.password !== '') {
       // They would end up in error messages; secrets belong in token_env / token_file / headers_from_env.
       ctx.addIssue({ code: 'custom', message: 'url must not hold credentials; use token_env, token_file or headers_from_env', path: ['url'] });
+    }
+    if (sink.ca_file !== undefined && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: 'ca_file needs an https:// url', path: ['ca_file'] });
     }
     if (sink.token_env !== undefined && sink.token_file !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'give token_env or token_file, not both', path: ['token_file'] });
@@ -173,6 +178,7 @@ export type HttpSinkConfig = SinkCommon & {
   headersFromEnv: Record<string, string>;
   tokenEnv?: string;
   tokenFile?: string;
+  caFile?: string;
   batch: { maxEvents: number; maxBytes: number; intervalMs: number };
   retry: { initialMs: number; maxMs: number };
   timeoutMs: number;
@@ -251,6 +257,7 @@ function toSinkConfig(raw: RawSink, index: number): SinkConfig {
         },
         ...(raw.token_env ? { tokenEnv: raw.token_env } : {}),
         ...(raw.token_file ? { tokenFile: raw.token_file } : {}),
+        ...(raw.ca_file ? { caFile: raw.ca_file } : {}),
       };
   }
 }
@@ -270,7 +277,8 @@ export function resolveSinkPaths(sinks: SinkConfig[], baseDir: string): SinkConf
       }
       case 'http': {
         const tokenFile = resolve(sink.tokenFile);
-        return tokenFile ? { ...sink, tokenFile } : sink;
+        const caFile = resolve(sink.caFile);
+        return { ...sink, ...(tokenFile ? { tokenFile } : {}), ...(caFile ? { caFile } : {}) };
       }
       default:
         return sink;

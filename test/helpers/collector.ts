@@ -4,6 +4,7 @@
  * batch counts as received only when it was answered 2xx, as a SIEM would have indexed it.
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 
 export type CollectorMode = 'up' | 'slow' | 'blocked' | 'failing';
@@ -22,25 +23,28 @@ export class Collector {
   private server: http.Server | undefined;
   private readonly waiters = new Set<() => void>();
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly tls?: { key: Buffer; cert: Buffer },
+  ) {}
 
-  /** A collector with a port of its own, not listening yet (down). */
-  static async reserve(): Promise<Collector> {
+  /** A collector with a port of its own, not listening yet (down); HTTPS when given a key and certificate. */
+  static async reserve(tls?: { key: Buffer; cert: Buffer }): Promise<Collector> {
     const probe = net.createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    return new Collector(port);
+    return new Collector(port, tls);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}/collect`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}/collect`;
   }
 
   async up(mode: CollectorMode = 'up'): Promise<void> {
     this.mode = mode;
     if (this.server) return;
-    const server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -63,7 +67,8 @@ export class Collector {
         if (this.mode === 'slow') setTimeout(answer, this.slowMs);
         else answer();
       });
-    });
+    };
+    const server = this.tls ? https.createServer(this.tls, handler) : http.createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());

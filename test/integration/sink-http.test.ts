@@ -10,7 +10,7 @@ import type { HttpSinkConfig, SinkConfig } from '../../src/sinks/sink-config.js'
 import { Collector, hecEvents, jsonRecords } from '../helpers/collector.js';
 import { curl } from '../helpers/curl.js';
 import { emitNumbered, numberOf, range, sinkWorkspace, startSinkProxy, type SinkWorkspace } from '../helpers/sinks.js';
-import { httpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { httpUpstream, selfSignedCertificate, type Upstream } from '../helpers/upstreams.js';
 
 let workspace: SinkWorkspace;
 let collector: Collector;
@@ -147,6 +147,32 @@ describe('HTTP sink', () => {
 
   it('refuses to start when the token variable is missing, naming the variable but no value', async () => {
     await expect(startSinkProxy(workspace, [httpSink({ tokenEnv: 'CHOKEPOINT_TEST_NO_SUCH_TOKEN' })])).rejects.toThrow(/CHOKEPOINT_TEST_NO_SUCH_TOKEN/);
+  });
+
+  it('delivers to an https:// collector whose private CA is given in ca_file, and refuses it without', async () => {
+    const certificate = selfSignedCertificate(['127.0.0.1']);
+    const secure = await Collector.reserve(certificate);
+    try {
+      await secure.up('up');
+      const trusting = await startSinkProxy(workspace, [httpSink({ url: secure.url, caFile: certificate.certPath })]);
+      emitNumbered(trusting.proxy, 0, 10);
+      await secure.waitUntil(() => secure.accepted.flatMap(jsonRecords).some((record) => numberOf(record) === 9));
+      await trusting.proxy.stop();
+
+      const delivered = secure.accepted.length;
+      const untrusting = await startSinkProxy(workspace, [httpSink({ url: secure.url, name: 'untrusting' })]);
+      try {
+        emitNumbered(untrusting.proxy, 100, 1);
+        const error = await untrusting.log.waitFor((event) => event.event.action === 'sink.error');
+        expect(error.event.reason).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+      } finally {
+        await untrusting.proxy.stop();
+      }
+      expect(secure.accepted).toHaveLength(delivered);
+    } finally {
+      await secure.down();
+      certificate.cleanup();
+    }
   });
 
   describe('with a collector that never answers', () => {
