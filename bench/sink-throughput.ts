@@ -3,7 +3,7 @@
  * (every event goes to the durable spool and stays there) against the stdout sink (to /dev/null when
  * stdout is redirected there) and the rotating file sink. Two numbers per sink: the rate of `emit` calls
  * (the cost on the proxy's hot path: encode + queue) and the end-to-end rate until the sink has written
- * everything (spool / file / stdout). `node dist/bench/sink-throughput.js [EVENTS] > /dev/null`; the
+ * everything (spool / file / stdout). `node dist/bench/sink-throughput.js [EVENTS] > /dev/null` (medians of interleaved rounds); the
  * table goes to stderr.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -66,33 +66,47 @@ async function measure(label: string, sink: SinkConfig, stateDir: string, events
   return { sink: label, emitPerSecond: events / seconds(start, emitted), writtenPerSecond: events / seconds(start, written) };
 }
 
-export async function main(events = 200_000): Promise<Result[]> {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** Rounds interleave the sinks, so load from other work on the machine hits each about equally. */
+export async function main(events = 100_000, rounds = 5): Promise<Result[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'chokepoint-sink-bench-'));
   const common = { format: 'ecs', queueMax: events + 10 } as const;
+  const collectorPort = await closedPort();
+  const sinks: Array<[string, (round: number) => SinkConfig]> = [
+    ['stdout', () => ({ ...common, type: 'stdout', name: 'stdout' })],
+    ['file (rotating, no fsync)', (round) => ({ ...common, type: 'file', name: 'file', path: path.join(dir, `events-${round}.jsonl`), fsync: 'none', rotate: { maxBytes: 64 * 1024 * 1024, daily: false, keep: 10 } })],
+    [
+      'http, collector down (spooling)',
+      (round) => ({
+        ...common,
+        type: 'http',
+        name: `http-${round}`,
+        url: `http://127.0.0.1:${collectorPort}/`,
+        style: 'json',
+        sourcetype: 'chokepoint',
+        headers: {},
+        headersFromEnv: {},
+        batch: { maxEvents: 500, maxBytes: 1_048_576, intervalMs: 1_000 },
+        retry: { initialMs: 500, maxMs: 30_000 },
+        timeoutMs: 10_000,
+        spool: { maxBytes: 1024 * 1024 * 1024, segmentBytes: 4 * 1024 * 1024 },
+      }),
+    ],
+  ];
   try {
-    const results = [
-      await measure('stdout', { ...common, type: 'stdout', name: 'stdout' }, dir, events),
-      await measure('file', { ...common, type: 'file', name: 'file', path: path.join(dir, 'events.jsonl'), fsync: 'none', rotate: { maxBytes: 64 * 1024 * 1024, daily: false, keep: 10 } }, dir, events),
-      await measure(
-        'http (collector down, spooling)',
-        {
-          ...common,
-          type: 'http',
-          name: 'http',
-          url: `http://127.0.0.1:${await closedPort()}/`,
-          style: 'json',
-          sourcetype: 'chokepoint',
-          headers: {},
-          headersFromEnv: {},
-          batch: { maxEvents: 500, maxBytes: 1_048_576, intervalMs: 1_000 },
-          retry: { initialMs: 500, maxMs: 30_000 },
-          timeoutMs: 10_000,
-          spool: { maxBytes: 1024 * 1024 * 1024, segmentBytes: 4 * 1024 * 1024 },
-        },
-        dir,
-        events,
-      ),
-    ];
+    const samples = new Map<string, Result[]>(sinks.map(([label]) => [label, []]));
+    for (let round = 0; round < rounds; round += 1) {
+      for (const [label, config] of sinks) samples.get(label)?.push(await measure(label, config(round), dir, events));
+    }
+    const results = sinks.map(([label]): Result => {
+      const runs = samples.get(label) ?? [];
+      return { sink: label, emitPerSecond: median(runs.map((run) => run.emitPerSecond)), writtenPerSecond: median(runs.map((run) => run.writtenPerSecond)) };
+    });
+    process.stderr.write(`${events.toLocaleString('en')} events per run, medians of ${rounds} interleaved rounds\n\n`);
     process.stderr.write(`| sink | emit calls (events/s) | written end to end (events/s) |\n|---|---|---|\n`);
     for (const result of results) {
       process.stderr.write(`| ${result.sink} | ${Math.round(result.emitPerSecond).toLocaleString('en')} | ${Math.round(result.writtenPerSecond).toLocaleString('en')} |\n`);
@@ -104,8 +118,8 @@ export async function main(events = 200_000): Promise<Result[]> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
-  const count = Number(process.argv[2] ?? 200_000);
-  main(Number.isSafeInteger(count) && count > 0 ? count : 200_000).catch((error: unknown) => {
+  const count = Number(process.argv[2] ?? 100_000);
+  main(Number.isSafeInteger(count) && count > 0 ? count : 100_000).catch((error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   });
