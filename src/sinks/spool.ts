@@ -100,7 +100,7 @@ export class Spool {
           await writeGroup();
           current = await this.startSegment();
         }
-        await this.makeRoom(bytes, dropped);
+        if (this.bytesOnDisk + bytes > this.options.maxBytes) await this.makeRoom(bytes, dropped);
         group.push(line);
         current.bytes += bytes;
         current.lines += 1;
