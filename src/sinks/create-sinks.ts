@@ -14,6 +14,8 @@ export class SinkSetupError extends Error {}
 export interface SinkTuning {
   /** Minimum time between two `sink.error` / `sink.dropped` reports of one sink (default 5 s). */
   reportIntervalMs?: number;
+  /** Longest wait, when the proxy stops, for a sink whose destination takes nothing (default 5 s). */
+  flushTimeoutMs?: number;
 }
 
 /** Builds the configured sinks; on failure closes the ones already built and throws a SinkSetupError. */
@@ -37,6 +39,7 @@ async function createSink(config: SinkConfig, stateDir: string, emit: EmitEvent,
     batchMax: 1_000,
     retryMs: 1_000,
     reporter,
+    flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000,
   };
   const formatter = formatterFor(config.format);
   switch (config.type) {

@@ -19,6 +19,11 @@ export interface QueueOptions {
   /** Wait after a failed delivery before trying the same lines again. */
   retryMs: number;
   reporter: SinkReporter;
+  /**
+   * Longest `flush` waits for a destination that takes nothing (a syslog server that stopped reading):
+   * stopping the proxy must not hang on it.
+   */
+  flushTimeoutMs: number;
 }
 
 /**
@@ -67,10 +72,20 @@ export abstract class QueuedSink implements ManagedSink {
     }
   }
 
-  /** Resolves when the queue is empty, or at once while the destination is failing (stop must not hang). */
+  /**
+   * Resolves when the queue is empty; at once while the destination is failing, and after
+   * `flushTimeoutMs` when it is stuck (stop must not hang on a receiver).
+   */
   flush(): Promise<void> {
     if ((!this.running && this.queue.length === 0) || this.failing) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.options.flushTimeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
   }
 
   async close(): Promise<void> {

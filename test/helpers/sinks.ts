@@ -48,7 +48,7 @@ export async function startSinkProxy(workspace: SinkWorkspace, sinks: SinkConfig
   config.sinks = sinks;
   adjust(config);
   const log = new EventLog();
-  const proxy = await startProxy(config, { sinks: [log], watch: false, sinkTuning: { reportIntervalMs: 200 } });
+  const proxy = await startProxy(config, { sinks: [log], watch: false, sinkTuning: { reportIntervalMs: 200, flushTimeoutMs: 1_000 } });
   return { proxy, log, httpUrl: `http://127.0.0.1:${proxy.http?.port ?? 0}` };
 }
 

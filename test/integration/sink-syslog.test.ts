@@ -3,10 +3,13 @@
  * with octet-counted framing and TLS with a client certificate. rsyslog's own parse of each message
  * (PRI, APP-NAME, MSGID, structured data, MSG) is checked, and the MSG is the JSON event.
  */
+import type net from 'node:net';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { SinkConfig, SyslogSinkConfig } from '../../src/sinks/sink-config.js';
 import { rsyslogUnavailable, startRsyslog, type ReceivedMessage, type Rsyslog } from '../helpers/rsyslog.js';
+import { curl } from '../helpers/curl.js';
 import { emitNumbered, numberOf, range, sinkWorkspace, startSinkProxy, type SinkWorkspace } from '../helpers/sinks.js';
+import { httpUpstream, tcpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 const unavailable = rsyslogUnavailable();
 
@@ -108,6 +111,47 @@ describe.skipIf(unavailable !== undefined)(`syslog sink against rsyslogd${unavai
       emitNumbered(proxy, 0, 50);
       const dropped = await log.waitFor((event) => event.event.action === 'sink.dropped');
       expect(dropped.chokepoint.details?.dropped_events).toBeGreaterThanOrEqual(45);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+/** No rsyslog needed: a TCP "syslog server" that accepts and never reads. */
+describe('syslog sink with a server that stops reading', () => {
+  let workspace: SinkWorkspace;
+  let stuck: Upstream & { sockets: Set<net.Socket> };
+  let upstream: Upstream;
+  beforeEach(async () => {
+    workspace = await sinkWorkspace();
+    stuck = await tcpUpstream((socket) => socket.pause());
+    upstream = await httpUpstream();
+  });
+  afterEach(async () => {
+    await stuck.close();
+    await upstream.close();
+    await workspace.remove();
+  });
+
+  it('fills its bounded queue and drops (counted) while a curl through the proxy completes', async () => {
+    const sink: SinkConfig = { type: 'syslog', name: 'stuck', format: 'ecs', queueMax: 100, transport: 'tcp', host: '127.0.0.1', port: stuck.port, facility: 16, appName: 'stuck', reconnectMs: 100 };
+    const { proxy, log, httpUrl } = await startSinkProxy(workspace, [sink]);
+    try {
+      // Paced, as flows come: the queue keeps up until the kernel's socket buffers are full and the
+      // server's silence reaches the sink; from then on the queue fills and events are dropped.
+      const pad = 'p'.repeat(8_000);
+      const isDrop = (event: { event: { action: string }; chokepoint: { details?: Record<string, unknown> } }): boolean =>
+        event.event.action === 'sink.dropped' && event.chokepoint.details?.sink === 'stuck';
+      for (let slice = 0; slice < 5_000 && !log.events.some(isDrop); slice += 1) {
+        for (let n = 0; n < 20; n += 1) proxy.events.emit({ name: 'flow.denied', reason: 'filler', details: { n, pad } });
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const dropped = await log.waitFor(isDrop);
+      expect(dropped.chokepoint.details?.dropped_events).toBeGreaterThan(0);
+      const result = await curl(['--proxy', httpUrl, `http://127.0.0.1:${upstream.port}/while-stuck`]);
+      expect(result.code).toBe(0);
+      expect(result.status).toBe(200);
+      await log.waitFor((event) => event.event.action === 'flow.closed');
     } finally {
       await proxy.stop();
     }
