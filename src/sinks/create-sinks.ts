@@ -14,7 +14,7 @@ export class SinkSetupError extends Error {}
 export interface SinkTuning {
   /** Minimum time between two `sink.error` / `sink.dropped` reports of one sink (default 5 s). */
   reportIntervalMs?: number;
-  /** Longest wait, when the proxy stops, for a sink whose destination takes nothing (default 5 s). */
+  /** Longest wait, when the proxy stops, for a syslog server that takes nothing (default 5 s). */
   flushTimeoutMs?: number;
 }
 
@@ -39,7 +39,6 @@ async function createSink(config: SinkConfig, stateDir: string, emit: EmitEvent,
     batchMax: 1_000,
     retryMs: 1_000,
     reporter,
-    flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000,
   };
   const formatter = formatterFor(config.format);
   switch (config.type) {
@@ -49,7 +48,7 @@ async function createSink(config: SinkConfig, stateDir: string, emit: EmitEvent,
       return new FileSink(queue, formatter, { path: config.path, fsync: config.fsync === 'batch', ...(config.rotate ? { rotation: config.rotate } : {}) });
     case 'syslog':
       try {
-        return new SyslogSink({ ...queue, batchMax: 100, retryMs: config.reconnectMs }, formatter, config);
+        return new SyslogSink({ ...queue, batchMax: 100, retryMs: config.reconnectMs, flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000 }, formatter, config);
       } catch (error) {
         throw new Error(`sink ${config.name}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -20,10 +20,11 @@ export interface QueueOptions {
   retryMs: number;
   reporter: SinkReporter;
   /**
-   * Longest `flush` waits for a destination that takes nothing (a syslog server that stopped reading):
-   * stopping the proxy must not hang on it.
+   * Longest `flush` waits for a network destination that takes nothing (a syslog server that stopped
+   * reading): stopping the proxy must not hang on it. Absent for local disks (file, spool), which are
+   * only slow, never gone: a deadline there would throw away events at every busy stop.
    */
-  flushTimeoutMs: number;
+  flushTimeoutMs?: number;
 }
 
 /**
@@ -74,12 +75,13 @@ export abstract class QueuedSink implements ManagedSink {
 
   /**
    * Resolves when the queue is empty; at once while the destination is failing, and after
-   * `flushTimeoutMs` when it is stuck (stop must not hang on a receiver).
+   * `flushTimeoutMs` (when set) if it is stuck: stop must not hang on a receiver.
    */
   flush(): Promise<void> {
     if ((!this.running && this.queue.length === 0) || this.failing) return Promise.resolve();
+    const deadline = this.options.flushTimeoutMs;
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.options.flushTimeoutMs);
+      const timer = deadline === undefined ? undefined : setTimeout(done, deadline);
       function done(): void {
         clearTimeout(timer);
         resolve();
