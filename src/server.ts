@@ -21,6 +21,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { QuarantineController } from './quarantine/controller.js';
 import { QuarantineStore } from './quarantine/store.js';
 import { startAdmin, type AdminParts } from './admin/start-admin.js';
+import { createSinks, SinkSetupError, type SinkTuning } from './sinks/create-sinks.js';
+import type { ManagedSink } from './sinks/queued-sink.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -28,8 +30,13 @@ import { startAdmin, type AdminParts } from './admin/start-admin.js';
  */
 
 export interface StartOptions {
-  /** Replace the default pino sink (stdout or `events.file`), e.g. with an in-memory sink in tests. */
+  /**
+   * Replace the implicit pino sink (stdout or `events.file`), e.g. with an in-memory sink in tests. The
+   * `sinks:` of the config are built either way; when there are any, there is no implicit sink.
+   */
   sinks?: EventSink[];
+  /** Timing of the configured sinks' own reports (tests shorten it). */
+  sinkTuning?: SinkTuning;
   /** Watch the rules directory and reload on change (default true). */
   watch?: boolean;
 }
@@ -73,7 +80,8 @@ const LISTEN_ERROR_TEXT: Record<string, string> = {
 
 export async function startProxy(config: ChokepointConfig, options: StartOptions = {}): Promise<RunningProxy> {
   const events = new EventBus();
-  for (const sink of options.sinks ?? [createPinoSink(config.events.file ?? undefined)]) events.addSink(sink);
+  const implicitSinks = config.sinks.length > 0 ? [] : [createPinoSink(config.events.file ?? undefined)];
+  for (const sink of options.sinks ?? implicitSinks) events.addSink(sink);
 
   const initial = await loadSnapshot(config.rulesDir);
   if (!initial.ok) throw new StartupError(`rules in ${config.rulesDir} are invalid:\n${initial.errors.join('\n')}`);
@@ -88,6 +96,15 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   } catch (error) {
     throw new StartupError(error instanceof Error ? error.message : String(error));
   }
+  let configuredSinks: ManagedSink[];
+  try {
+    configuredSinks = await createSinks(config, (input) => events.emit(input), options.sinkTuning);
+  } catch (error) {
+    throw new StartupError(error instanceof SinkSetupError ? `cannot set up event sinks: ${error.message}` : String(error));
+  }
+  for (const sink of configuredSinks) events.addSink(sink);
+  const closeSinks = (): Promise<void> => Promise.all(configuredSinks.map((sink) => sink.close())).then(() => undefined);
+
   const pipeline = new Pipeline(
     initial.snapshot,
     resolver,
@@ -161,6 +178,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
+    await closeSinks();
     throw error;
   }
 
@@ -230,6 +248,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
       admin.detach();
+      // Stops senders and timers; an HTTP sink's undelivered events stay in its spool for the next start.
+      await closeSinks();
     },
   };
 }

@@ -2,6 +2,7 @@
  * The program's settings after loading: every value present, defaults filled in, paths absolute.
  * Loading lives in load-config.ts; this file is the shape and the defaults only.
  */
+import type { SinkConfig } from '../sinks/sink-config.js';
 import type { ListenAddress, ServerAddress } from './addresses.js';
 import type { QuarantineConfig } from './quarantine-config.js';
 
@@ -58,6 +59,8 @@ export interface ChokepointConfig {
   admin?: { token?: string; tokenFile?: string };
   /** Quarantine expiry and webhooks (src/config/quarantine-config.ts). */
   quarantine: QuarantineConfig;
+  /** Where events go (src/sinks). Empty = one implicit stdout / `events.file` sink, as before sinks existed. */
+  sinks: SinkConfig[];
 }
 
 /**
@@ -73,4 +76,4 @@ export const DEFAULT_CONFIG = {
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
-} as const satisfies Omit<ChokepointConfig, 'hosts' | 'quarantine'>;
+} as const satisfies Omit<ChokepointConfig, 'hosts' | 'quarantine' | 'sinks'>;

@@ -10,6 +10,7 @@ import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
 import { quarantineConfigSchema } from './quarantine-config.js';
+import { sinksSchema } from '../sinks/sink-config.js';
 
 /** setTimeout fires at once for delays above 2^31-1 ms, which would turn a long timeout into none. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -216,6 +217,13 @@ export const configFileSchema = z
       .refine((admin) => admin.token === undefined || admin.token_file === undefined, { message: 'give token or token_file, not both' })
       .optional(),
     quarantine: quarantineConfigSchema,
+    sinks: sinksSchema,
+  })
+  .superRefine((raw, ctx) => {
+    // Either the implicit sink or the listed ones: a file that silently stopped receiving events is worse.
+    if (raw.events.file !== null && raw.sinks.length > 0) {
+      ctx.addIssue({ code: 'custom', message: 'events.file is not used when sinks are listed; add a "type: file" sink instead', path: ['events', 'file'] });
+    }
   })
   .transform(
     (raw): ChokepointConfig => ({
@@ -230,5 +238,6 @@ export const configFileSchema = z
       limits: raw.limits,
       ...(raw.admin ? { admin: { ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}), ...(raw.admin.token_file !== undefined ? { tokenFile: raw.admin.token_file } : {}) } } : {}),
       quarantine: raw.quarantine,
+      sinks: raw.sinks,
     }),
   );

@@ -12,6 +12,7 @@ import { configFileSchema } from './config-schema.js';
 import { DEFAULT_QUARANTINE_CONFIG } from './quarantine-config.js';
 import type { ConfigError } from './errors.js';
 import { validateSource } from './issues.js';
+import { resolveSinkPaths } from '../sinks/sink-config.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export type ConfigResult = { ok: true; config: ChokepointConfig } | { ok: false; errors: ConfigError[] };
@@ -47,6 +48,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     timeouts: { ...DEFAULT_CONFIG.timeouts },
     limits: { ...DEFAULT_CONFIG.limits },
     quarantine: { ...DEFAULT_QUARANTINE_CONFIG },
+    sinks: [],
   };
 }
 
@@ -73,6 +75,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   config.stateDir = path.resolve(baseDir, config.stateDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
   if (config.admin?.tokenFile !== undefined) config.admin.tokenFile = path.resolve(baseDir, config.admin.tokenFile);
+  config.sinks = resolveSinkPaths(config.sinks, baseDir);
   return { ok: true, config };
 }
 
@@ -86,6 +89,9 @@ export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverri
     const parsed = parseListenAddress(text);
     if (parsed.ok) listen[flag] = parsed.listen;
     else errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: parsed.message });
+  }
+  if (overrides.events !== undefined && config.sinks.length > 0) {
+    errors.push({ file: COMMAND_LINE, line: 0, path: '--events', message: 'the config file lists sinks; add a "type: file" or "type: stdout" sink there instead' });
   }
   for (const flag of ['rules', 'events'] as const) {
     if (overrides[flag] === '') {

@@ -32,6 +32,9 @@ export const LIFECYCLE_EVENT_NAMES = [
   'dns.query',
   'quarantine.webhook_delivered',
   'quarantine.webhook_failed',
+  'sink.error',
+  'sink.dropped',
+  'sink.spool_overflow',
 ] as const satisfies readonly EventName[];
 
 /** Fails to compile when a name is added to the EventName union but not to the list above. */

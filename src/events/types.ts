@@ -29,6 +29,9 @@ export type EventName =
   | 'quarantine.webhook_delivered'
   | 'quarantine.webhook_failed'
   | 'detection.budget_exceeded'
+  | 'sink.error'
+  | 'sink.dropped'
+  | 'sink.spool_overflow'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';

@@ -53,6 +53,7 @@ describe('parseConfigText', () => {
       timeouts: { headerMs: 1000, connectMs: 2000, idleMs: 3000, peekMs: 100 },
       limits: { maxHeaderBytes: 8192, maxFlowsTotal: 100, maxFlowsPerAgent: 10 },
       quarantine: { defaultDurationS: null, durationsS: {}, webhooks: [] },
+      sinks: [],
     });
   });
 
