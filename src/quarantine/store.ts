@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -137,7 +138,8 @@ export class QuarantineStore {
       const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
       const saving = [...this.unsaved];
       await mkdir(path.dirname(this.file), { recursive: true });
-      const temporary = `${this.file}.${process.pid}.tmp`;
+      // Unique per write: two stores of one process (a test, the CLI in-process) must not share a temp file.
+      const temporary = `${this.file}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
       for (const agent of saving) this.unsaved.delete(agent);

@@ -67,7 +67,9 @@ describe('sinks through the CLI', () => {
     // No implicit stdout sink when sinks are listed.
     expect(exit.stdout).toBe('');
     const lines = (await readFile(path.join(workspace.dir, 'out', 'flows.jsonl'), 'utf8')).trim().split('\n');
-    expect(lines.map((line) => (JSON.parse(line) as { event: { action: string } }).event.action)).toEqual(['flow.allowed']);
+    // format: ocsf — Network Activity records, the Chokepoint event name as the event code.
+    const records = lines.map((line) => JSON.parse(line) as { class_uid: number; metadata: { event_code: string } });
+    expect(records.map((record) => [record.class_uid, record.metadata.event_code])).toEqual([[4001, 'flow.allowed']]);
     expect(collector.accepted.every((batch) => batch.headers.authorization === 'Splunk cli-token-93ab')).toBe(true);
     expect(exit.stderr).not.toContain('cli-token-93ab');
   });

@@ -88,6 +88,9 @@ describe('file sink', () => {
     emitNumbered(proxy, 0, 5);
     await proxy.stop();
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
-    expect(lines.map((line) => (JSON.parse(line) as { event: { action: string } }).event.action)).toEqual(Array(5).fill('flow.denied'));
+    // OCSF records: Network Activity (4001) with the Chokepoint event name as the event code.
+    const records = lines.map((line) => JSON.parse(line) as { class_uid: number; metadata: { event_code: string } });
+    expect(records.map((record) => record.metadata.event_code)).toEqual(Array(5).fill('flow.denied'));
+    expect(records.every((record) => record.class_uid === 4001)).toBe(true);
   });
 });

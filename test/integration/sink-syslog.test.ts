@@ -49,8 +49,8 @@ describe.skipIf(unavailable !== undefined)(`syslog sink against rsyslogd${unavai
       emitNumbered(proxy, 0, count);
       const messages = await rsyslog.waitFor(numbered(name), count);
       expect(messages.every((message) => message.input === input)).toBe(true);
-      // local0 (16) * 8 + warning (4): flow.denied is a medium-severity event.
-      expect(messages.every((message) => message.pri === 132)).toBe(true);
+      // local0 (16) * 8 + notice (5): flow.denied is a low-severity event (event.severity 2).
+      expect(messages.every((message) => message.pri === 133)).toBe(true);
       expect(messages[0]?.structuredData).toMatch(/^\[chokepoint@32473 seq="\d+" kind="event"\]$/);
       const numbers = messages.map((message) => numberOf(JSON.parse(message.msg)));
       expect(numbers).toEqual(range(0, count));
