@@ -14,6 +14,7 @@ import { Resolver } from './net/resolver.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QuarantineStore } from './quarantine/store.js';
+import { SshInterceptor } from './intercept/ssh/interceptor.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -67,6 +68,13 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   } catch (error) {
     throw new StartupError(error instanceof Error ? error.message : String(error));
   }
+  const sshInterceptor = new SshInterceptor(events, { certsDir: config.certsDir, loginMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs });
+  // Rules that intercept SSH: have the host key (and its fingerprint event) now, for operators to pin.
+  if (initial.snapshot.ruleSet.agents.some((agent) => agent.rules.some((rule) => rule.intercept))) {
+    await sshInterceptor.hostKey().catch((error: unknown) => {
+      throw new StartupError(`SSH interception host key in ${config.certsDir}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
   const pipeline = new Pipeline(
     initial.snapshot,
     resolver,
@@ -74,6 +82,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     events,
     { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs, inspect: config.inspect },
     quarantine,
+    sshInterceptor,
   );
 
   const servers: TrackedServer[] = [];

@@ -17,6 +17,11 @@ export type EventName =
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
+  /** SSH interception (intercept: ssh): the proxy's host key, programs run, requests refused, upstream failures. */
+  | 'ssh.host_key'
+  | 'ssh.command'
+  | 'ssh.refused'
+  | 'ssh.upstream_failed'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';
