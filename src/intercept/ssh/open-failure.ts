@@ -18,12 +18,15 @@ function protocolOf(connection: ssh2.Connection): ChannelOpenFailWriter | undefi
   return typeof Reflect.get(candidate, 'channelOpenFail') === 'function' ? (candidate as ChannelOpenFailWriter) : undefined;
 }
 
+/** RFC 4254 §5.1: SSH_OPEN_ADMINISTRATIVELY_PROHIBITED (ssh2 itself would say CONNECT_FAILED). */
+const ADMINISTRATIVELY_PROHIBITED = 1;
+
 export function rejectWithDescription(connection: ssh2.Connection, reject: () => void, description: string): void {
   const protocol = protocolOf(connection);
   if (!protocol) return reject();
   const original = protocol.channelOpenFail;
   const hadOwn = Object.hasOwn(protocol, 'channelOpenFail');
-  protocol.channelOpenFail = (recipient, reason) => original.call(protocol, recipient, reason, description.slice(0, 1000));
+  protocol.channelOpenFail = (recipient) => original.call(protocol, recipient, ADMINISTRATIVELY_PROHIBITED, description.slice(0, 1000));
   try {
     reject();
   } finally {

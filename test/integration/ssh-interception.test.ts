@@ -1,0 +1,314 @@
+/**
+ * SSH interception (`intercept: ssh`) with real OpenSSH and git: the agent's `ssh` (through a CONNECT or
+ * SOCKS5 ProxyCommand) talks to Chokepoint's SSH server, pinned by the agent through known_hosts;
+ * Chokepoint logs in to a real `sshd` as root with a key only it holds (the agent has no key at all),
+ * over a pinned host key, and relays the session. Forwarding of every kind is refused and the checks
+ * look at the far side (a canary listener, the port a -R would have opened, sshd's own debug log) to
+ * prove that nothing was forwarded.
+ *
+ * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChokepointEvent } from '../../src/events/types.js';
+import { eventually } from '../helpers/event-waits.js';
+import { PROXY_COMMAND_SCRIPT, runProgram, startProgram, startSshServer, type ProgramResult, type SshServer } from '../helpers/openssh.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
+import { tcpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { prepareSshLab } from '../unit/inspect/ssh-capture.js';
+
+const lab = process.getuid?.() === 0 ? prepareSshLab() : { unavailable: 'sshd needs root (privilege separation)' };
+const gitMissing = spawnSync('git', ['--version']).error ? 'git is not installed' : undefined;
+const unavailable = 'unavailable' in lab ? lab.unavailable : gitMissing;
+if (unavailable) console.warn(`skipping SSH interception with real OpenSSH: ${unavailable}`);
+
+function run(command: string, args: string[], cwd?: string): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', ...(cwd ? { cwd } : {}) });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** A port nothing listens on right now (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
+
+function connectOutcome(port: number): Promise<'connected' | 'refused'> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve('connected')));
+    socket.once('error', () => resolve('refused'));
+  });
+}
+
+describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH and git', () => {
+  let dir: string;
+  let certsDir: string;
+  let sshd: SshServer;
+  let sshdLog: string;
+  let canary: Upstream;
+  let rules: TempRules;
+  let proxy: TestProxy;
+  let scriptPath: string;
+  let knownHosts: string;
+  let upstreamKey: string;
+  let bareRepo: string;
+  let unreachablePort: number;
+
+  beforeAll(async () => {
+    if ('unavailable' in lab) throw new Error(lab.unavailable);
+    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-ssh-intercept-'));
+    certsDir = path.join(dir, 'certs');
+    mkdirSync(path.join(certsDir, 'ssh'), { recursive: true });
+    // The key the proxy logs in with; the agent never has it.
+    upstreamKey = path.join(certsDir, 'ssh', 'upstream');
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', upstreamKey]);
+    const authorizedKeys = path.join(dir, 'authorized_keys');
+    writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
+    sshdLog = path.join(dir, 'sshd.log');
+    writeFileSync(sshdLog, '');
+    sshd = await startSshServer(lab, authorizedKeys, sshdLog);
+    const sshdHostKey = run('ssh-keygen', ['-lf', path.join(path.dirname(lab.sshdConfig), 'host_ed25519.pub')]).split(' ')[1] ?? '';
+    const wrongHostKey = `SHA256:${'A'.repeat(43)}`;
+    canary = await tcpUpstream((socket) => socket.end('canary\n'));
+    unreachablePort = await freePort();
+
+    // A bare repository with one commit, served by the real sshd.
+    bareRepo = path.join(dir, 'repo.git');
+    run('git', ['init', '-q', '--bare', '-b', 'main', bareRepo]);
+    const seed = path.join(dir, 'seed');
+    run('git', ['init', '-q', '-b', 'main', seed]);
+    writeFileSync(path.join(seed, 'README'), 'first\n');
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', 'README'], seed);
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'first'], seed);
+    run('git', ['push', '-q', bareRepo, 'main'], seed);
+
+    const intercept = (hostKey: string, exec?: string) =>
+      `intercept: ssh\n    ssh: { user: root, key: ssh/upstream, host_key_sha256: "${hostKey}"${exec ? `, exec: ${exec}` : ''} }`;
+    rules = await tempRules(DENY_UNKNOWN_POLICY, {
+      shell: `agent: shell
+identify: { sources: ["127.0.0.1/32"] }
+allow:
+  - host: git.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey, '[git-upload-pack, git-receive-pack, echo]')}
+  - host: open.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey)}
+  - host: impostor.test
+    ports: [${sshd.port}]
+    ${intercept(wrongHostKey)}
+  - host: down.test
+    ports: [${unreachablePort}]
+    ${intercept(sshdHostKey)}
+  - { cidr: 127.0.0.1/32, ports: [${sshd.port}, ${unreachablePort}] }
+`,
+    });
+    proxy = await startTestProxy(rules.dir, (config) => {
+      config.stateDir = path.join(dir, 'state');
+      config.certsDir = certsDir;
+      for (const name of ['git.test', 'open.test', 'impostor.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
+    });
+    // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
+    const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
+    knownHosts = path.join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `chokepoint ${String(announced.chokepoint.details?.public_key)}\n`);
+    scriptPath = path.join(dir, 'proxy-command.cjs');
+    writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await sshd?.close();
+    await canary?.close();
+    await rules?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!('unavailable' in lab)) lab.dispose();
+  });
+
+  /** ssh options of the agent: no key of its own, Chokepoint's host key pinned, through the proxy. */
+  function sshOptions(mode: 'connect' | 'socks5' = 'connect', port = sshd.port): string[] {
+    const proxyPort = mode === 'connect' ? proxy.proxy.http?.port : proxy.socksPort;
+    return [
+      '-F', '/dev/null',
+      '-o', 'BatchMode=yes',
+      '-o', 'IdentityFile=/dev/null',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${knownHosts}`,
+      '-o', 'HostKeyAlias=chokepoint',
+      '-o', 'ConnectTimeout=20',
+      '-o', `ProxyCommand=${process.execPath} ${scriptPath} ${mode} ${proxyPort} %h %p`,
+      '-p', String(port),
+    ];
+  }
+
+  function ssh(host: string, command: string[], extraOptions: string[] = []): Promise<ProgramResult> {
+    return runProgram('ssh', [...sshOptions(), ...extraOptions, `agent@${host}`, ...command]);
+  }
+
+  function git(args: string[], cwd?: string): Promise<ProgramResult> {
+    const quoted = sshOptions().map((option) => `'${option}'`).join(' ');
+    return runProgram('git', args, { cwd: cwd ?? dir, env: { ...process.env, GIT_SSH_COMMAND: `ssh ${quoted}`, GIT_TERMINAL_PROMPT: '0' } });
+  }
+
+  const acceptedLogins = (): number => (readFileSync(sshdLog, 'utf8').match(/Accepted publickey for root/g) ?? []).length;
+  const eventsNamed = (name: string, match: (event: ChokepointEvent) => boolean = () => true): ChokepointEvent[] => proxy.log.named(name).filter(match);
+
+  it.each(['connect', 'socks5'] as const)('runs an allowed exec through %s with the proxy-held key; the agent has none', async (mode) => {
+    const logins = acceptedLogins();
+    const result = await runProgram('ssh', [...sshOptions(mode), 'agent@git.test', 'echo', 'hi']);
+    expect(result.stderr).not.toMatch(/chokepoint/);
+    expect(result.stdout).toBe('hi\n');
+    expect(result.code).toBe(0);
+    expect(acceptedLogins()).toBe(logins + 1);
+    const command = await proxy.log.waitFor((e) => e.event.action === 'ssh.command' && e.chokepoint.entry === mode);
+    expect(command.chokepoint.details?.ssh).toMatchObject({ request: 'exec', command: 'echo hi', agent_user: 'agent', upstream_user: 'root' });
+  });
+
+  it('relays the exit status and stderr of the upstream program', async () => {
+    const result = await ssh('open.test', ['sh', '-c', "'echo out; echo err >&2; exit 7'"]);
+    expect(result.stdout).toBe('out\n');
+    expect(result.stderr).toContain('err\n');
+    expect(result.code).toBe(7);
+  });
+
+  it('git clone and git push of a bare repository work through interception', async ({ annotate }) => {
+    const clone = path.join(dir, 'clone');
+    const cloned = await git(['clone', '-q', `ssh://agent@git.test:${sshd.port}${bareRepo}`, clone]);
+    expect(cloned.stderr).not.toMatch(/chokepoint|fatal/);
+    expect(cloned.code).toBe(0);
+    expect(readFileSync(path.join(clone, 'README'), 'utf8')).toBe('first\n');
+
+    writeFileSync(path.join(clone, 'SECOND'), 'second\n');
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', 'SECOND'], clone);
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'second'], clone);
+    const pushed = await git(['push', '-q', 'origin', 'main'], clone);
+    expect(pushed.stderr).not.toMatch(/chokepoint|fatal/);
+    expect(pushed.code).toBe(0);
+    expect(run('git', ['--git-dir', bareRepo, 'log', '--format=%s', 'main'])).toBe('second\nfirst\n');
+    const commands = eventsNamed('ssh.command').map((e) => String((e.chokepoint.details?.ssh as { command?: string } | undefined)?.command));
+    expect(commands).toContain(`git-upload-pack '${bareRepo}'`);
+    expect(commands).toContain(`git-receive-pack '${bareRepo}'`);
+    await annotate('git clone + push through SSH interception');
+  });
+
+  it('refuses an exec outside the allowlist with readable text and exit status 126; nothing runs upstream', async () => {
+    const logins = acceptedLogins();
+    const marker = path.join(dir, 'should-not-exist');
+    const result = await ssh('git.test', ['touch', marker]);
+    expect(result.code).toBe(126);
+    expect(result.stderr).toMatch(/chokepoint: command "touch" is not allowed here; allowed: exec of git-upload-pack, git-receive-pack, echo/);
+    expect(() => readFileSync(marker)).toThrow();
+    // The proxy's login happened (before the agent was served), the command did not.
+    expect(acceptedLogins()).toBe(logins + 1);
+    const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { command?: string } | undefined)?.command === `touch ${marker}`);
+    expect(refused.event.kind).toBe('alert');
+    expect(refused.chokepoint.action).toBe('deny');
+  });
+
+  it('refuses shell syntax after an allowed command (sshd would hand it to a shell)', async () => {
+    const marker = path.join(dir, 'injected');
+    const result = await ssh('git.test', [`echo hi; touch ${marker}`]);
+    expect(result.code).toBe(126);
+    expect(result.stderr).toMatch(/chokepoint: the arguments of echo may be single-quoted strings or plain words only/);
+    expect(result.stdout).toBe('');
+    expect(() => readFileSync(marker)).toThrow();
+  });
+
+  it('refuses an interactive shell where exec is restricted', async () => {
+    const result = await ssh('git.test', [], ['-T']);
+    expect(result.code).toBe(126);
+    expect(result.stderr).toMatch(/chokepoint: an interactive shell is not allowed here/);
+  });
+
+  it('refuses ssh -R as a reverse_tunnel detection: no listener upstream, the agent reads why', async () => {
+    const remotePort = await freePort();
+    const result = await ssh('open.test', ['echo', 'hi'], ['-R', `127.0.0.1:${remotePort}:127.0.0.1:${canary.port}`]);
+    expect(result.code).toBe(255);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/chokepoint: remote port forwarding \(ssh -R 127\.0\.0\.1:\d+\) is not allowed, so this connection is refused/);
+    const detection = await proxy.log.waitFor((e) => e.event.action === 'detection.reverse_tunnel' && e.chokepoint.detection?.evidence.includes(String(remotePort)) === true);
+    expect(detection.chokepoint.detection).toMatchObject({ kind: 'reverse_tunnel', confidence: 'high', action: 'deny' });
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === detection.chokepoint.flow_id);
+    expect(closed.rule?.id).toBe('detection.reverse_tunnel');
+    // The far side: nothing listens where the forward would be, and sshd never saw the request.
+    expect(await connectOutcome(remotePort)).toBe('refused');
+    const log = readFileSync(sshdLog, 'utf8');
+    expect(log).toMatch(/Accepted publickey for root/);
+    expect(log).not.toMatch(/tcpip-forward/);
+    expect(canary.connections).toBe(0);
+  });
+
+  it.each([
+    { flag: '-L', spec: (local: number) => ['-L', `127.0.0.1:${local}:127.0.0.1:${canary.port}`] },
+    { flag: '-D', spec: (local: number) => ['-D', `127.0.0.1:${local}`] },
+  ])('refuses ssh $flag: the forwarded connection fails with readable text, the canary sees nothing', async ({ flag, spec }) => {
+    const local = await freePort();
+    const program = startProgram('ssh', [...sshOptions(), '-N', ...spec(local), 'agent@open.test']);
+    try {
+      // ssh listens on the local port once it is logged in; until then connects are refused.
+      const connected = await (async (): Promise<net.Socket> => {
+        for (;;) {
+          if (program.child.exitCode !== null) throw new Error(`ssh exited: ${program.output.stderr}`);
+          const attempt = await new Promise<net.Socket | undefined>((resolve) => {
+            const candidate = net.connect(local, '127.0.0.1');
+            candidate.once('connect', () => resolve(candidate));
+            candidate.once('error', () => resolve(undefined));
+          });
+          if (attempt) return attempt;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
+      const received: Buffer[] = [];
+      connected.on('data', (chunk: Buffer) => received.push(chunk));
+      const ended = new Promise<void>((resolve) => connected.once('close', () => resolve()));
+      connected.on('error', () => {});
+      // -D: a SOCKS5 request for the canary (no auth, CONNECT 127.0.0.1:canary).
+      if (flag === '-D') {
+        const port = Buffer.alloc(2);
+        port.writeUInt16BE(canary.port);
+        connected.write(Buffer.concat([Buffer.from([5, 1, 0]), Buffer.from([5, 1, 0, 1, 127, 0, 0, 1]), port]));
+      }
+      await eventually(() => /open failed/.test(program.output.stderr), 'ssh reporting the refused channel', 30_000);
+      expect(program.output.stderr).toMatch(/open failed: administratively prohibited: chokepoint: port forwarding \(ssh -L \/ -D\) to 127\.0\.0\.1:\d+ is not allowed/);
+      if (flag === '-L') await ended;
+      expect(Buffer.concat(received).toString()).not.toContain('canary');
+      expect(canary.connections).toBe(0);
+      const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'direct-tcpip');
+      expect(refused.chokepoint.details?.ssh).toMatchObject({ target: `127.0.0.1:${canary.port}` });
+      connected.destroy();
+    } finally {
+      program.child.kill();
+      await program.exited;
+    }
+  });
+
+  it('fails closed on an upstream host key that differs from the pin: no login, the agent reads why', async () => {
+    const logins = acceptedLogins();
+    const result = await ssh('impostor.test', ['echo', 'hi']);
+    expect(result.code).toBe(255);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/chokepoint: the host key of impostor\.test:\d+ is SHA256:\S+, not the pinned SHA256:A{43}; refusing to log in/);
+    expect(acceptedLogins()).toBe(logins);
+    const failed = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'impostor.test');
+    expect(failed.error?.code).toBe('SSH_HOST_KEY_MISMATCH');
+    expect(failed.event.kind).toBe('alert');
+  });
+
+  it('tells the agent when the upstream is unreachable', async () => {
+    const result = await runProgram('ssh', [...sshOptions('connect', unreachablePort), 'agent@down.test', 'echo', 'hi']);
+    expect(result.code).toBe(255);
+    expect(result.stderr).toMatch(/chokepoint: down\.test:\d+ is unreachable/);
+    const failed = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'down.test');
+    expect(failed.error?.code).toMatch(/ECONNREFUSED|ERROR/);
+  });
+});
