@@ -16,7 +16,8 @@ Usage:
   chokepoint --help
 
 run      Start the proxy.
-  --config FILE       YAML config: listen, rules, events, hosts, dns, timeouts, limits (see README).
+  --config FILE       YAML config: listen, rules, state_dir, certs_dir, events, hosts, dns, timeouts,
+                      limits (see README).
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
