@@ -75,8 +75,24 @@ export interface RunningProgram {
   exited: Promise<ProgramResult>;
 }
 
-export function startProgram(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number } = {}): RunningProgram {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}), ...(options.cwd ? { cwd: options.cwd } : {}) });
+export interface ProgramOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  killAfterMs?: number;
+  /** Written to the program's stdin, which is then closed (stdin is /dev/null without it). */
+  input?: string;
+}
+
+export function startProgram(command: string, args: string[], options: ProgramOptions = {}): RunningProgram {
+  const child = spawn(command, args, {
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  if (options.input !== undefined) {
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(options.input);
+  }
   const output = { stdout: '', stderr: '' };
   child.stdout?.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (output.stderr += text));
@@ -90,7 +106,7 @@ export function startProgram(command: string, args: string[], options: { env?: N
   return { child, output, exited };
 }
 
-export function runProgram(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number } = {}): Promise<ProgramResult> {
+export function runProgram(command: string, args: string[], options: ProgramOptions = {}): Promise<ProgramResult> {
   return startProgram(command, args, options).exited;
 }
 
@@ -103,7 +119,7 @@ export interface SshServer {
 
 /** `logFile`: sshd logs there (appending, at DEBUG1) instead of nowhere. */
 export function startSshServer(lab: SshLab, authorizedKeys: string, logFile?: string): Promise<SshServer> {
-  const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no'];
+  const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'Subsystem=sftp internal-sftp', '-o', 'AcceptEnv=CHOKEPOINT_*'];
   const logging = logFile ? ['-E', logFile, '-o', 'LogLevel=DEBUG1'] : ['-e'];
   return tcpUpstream((socket) => {
     const sshd = spawn(SSHD, ['-i', ...logging, '-f', lab.sshdConfig, ...sshdOptions], { stdio: ['pipe', 'pipe', 'ignore'] });

@@ -151,8 +151,8 @@ allow:
     ];
   }
 
-  function ssh(host: string, command: string[], extraOptions: string[] = []): Promise<ProgramResult> {
-    return runProgram('ssh', [...sshOptions(), ...extraOptions, `agent@${host}`, ...command]);
+  function ssh(host: string, command: string[], extraOptions: string[] = [], input?: string, env?: NodeJS.ProcessEnv): Promise<ProgramResult> {
+    return runProgram('ssh', [...sshOptions(), ...extraOptions, `agent@${host}`, ...command], { ...(input === undefined ? {} : { input }), ...(env ? { env } : {}) });
   }
 
   function git(args: string[], cwd?: string): Promise<ProgramResult> {
@@ -179,6 +179,51 @@ allow:
     expect(result.stdout).toBe('out\n');
     expect(result.stderr).toContain('err\n');
     expect(result.code).toBe(7);
+  });
+
+  it('passes stdin and its EOF to the upstream program (a half-close, not a close)', async () => {
+    const result = await ssh('open.test', ['sh', '-c', "'cat; echo after-eof'"], [], 'line one\nline two\n');
+    expect(result.stdout).toBe('line one\nline two\nafter-eof\n');
+    expect(result.code).toBe(0);
+  });
+
+  it('relays an interactive shell on a pty with its size and environment', async () => {
+    const result = await ssh(
+      'open.test',
+      [],
+      ['-tt', '-o', 'SetEnv=CHOKEPOINT_PROBE=relayed'],
+      'echo "size=$(stty size)"; echo "term=$TERM"; echo "probe=$CHOKEPOINT_PROBE"; exit 3\n',
+      { ...process.env, TERM: 'vt100' },
+    );
+    expect(result.code).toBe(3);
+    // stty only answers on a terminal: the upstream shell has a pty.
+    expect(result.stdout).toMatch(/size=\d+ \d+/);
+    expect(result.stdout).toMatch(/term=vt100/);
+    expect(result.stdout).toMatch(/probe=relayed/);
+    const shell = await proxy.log.waitFor((e) => e.event.action === 'ssh.command' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'shell');
+    expect(shell.destination?.domain).toBe('open.test');
+  });
+
+  it('relays the sftp subsystem: put and get of a file', async () => {
+    const local = path.join(dir, 'sftp-local.txt');
+    const remote = path.join(dir, 'sftp-remote.txt');
+    const back = path.join(dir, 'sftp-back.txt');
+    writeFileSync(local, 'through sftp\n');
+    const batch = path.join(dir, 'sftp-batch');
+    writeFileSync(batch, `put ${local} ${remote}\nget ${remote} ${back}\n`);
+    const options = sshOptions().filter((option, index, all) => option !== '-p' && all[index - 1] !== '-p');
+    const result = await runProgram('sftp', [...options, '-P', String(sshd.port), '-b', batch, 'agent@open.test']);
+    expect(result.stderr).not.toMatch(/chokepoint/);
+    expect(result.code).toBe(0);
+    expect(readFileSync(remote, 'utf8')).toBe('through sftp\n');
+    expect(readFileSync(back, 'utf8')).toBe('through sftp\n');
+  });
+
+  it('refuses the sftp subsystem where exec is restricted', async () => {
+    const options = sshOptions().filter((option, index, all) => option !== '-p' && all[index - 1] !== '-p');
+    const result = await runProgram('sftp', [...options, '-P', String(sshd.port), '-b', '/dev/null', 'agent@git.test']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/chokepoint: subsystem "sftp" is not allowed here/);
   });
 
   it('git clone and git push of a bare repository work through interception', async ({ annotate }) => {

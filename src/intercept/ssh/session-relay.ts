@@ -89,6 +89,11 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
         answerAndClose(channel, `the upstream server refused the ${what} request: ${error.message}`, FAILED_EXIT_STATUS);
         return;
       }
+      if (!live.has(channel)) {
+        // The agent closed its channel while the upstream one was opening.
+        opened.close();
+        return;
+      }
       upstreamChannel = opened;
       hooks.started(what, command);
       join(channel, opened);
