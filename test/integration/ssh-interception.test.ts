@@ -13,7 +13,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sshFingerprint } from '../../src/intercept/ssh/fingerprint.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { eventually } from '../helpers/event-waits.js';
 import { PROXY_COMMAND_SCRIPT, runProgram, startProgram, startSshServer, type ProgramResult, type SshServer } from '../helpers/openssh.js';
@@ -64,6 +66,7 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
   let upstreamKey: string;
   let bareRepo: string;
   let unreachablePort: number;
+  let proxyFingerprint: string;
 
   beforeAll(async () => {
     if ('unavailable' in lab) throw new Error(lab.unavailable);
@@ -121,6 +124,7 @@ allow:
     });
     // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
     const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
+    proxyFingerprint = String(announced.chokepoint.details?.fingerprint);
     knownHosts = path.join(dir, 'known_hosts');
     writeFileSync(knownHosts, `chokepoint ${String(announced.chokepoint.details?.public_key)}\n`);
     scriptPath = path.join(dir, 'proxy-command.cjs');
@@ -204,6 +208,69 @@ allow:
     expect(shell.destination?.domain).toBe('open.test');
   });
 
+  /** An ssh2 client (for requests OpenSSH cannot be scripted to send) through a CONNECT tunnel. */
+  async function ssh2Through(host: string): Promise<ssh2.Client> {
+    const socket = net.connect(proxy.proxy.http?.port ?? 0, '127.0.0.1');
+    socket.write(`CONNECT ${host}:${sshd.port} HTTP/1.1\r\nHost: ${host}:${sshd.port}\r\n\r\n`);
+    let head = Buffer.alloc(0);
+    await new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        socket.pause();
+        if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200')) return reject(new Error(head.toString('latin1')));
+        if (head.length > end + 4) socket.unshift(head.subarray(end + 4));
+        resolve();
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+    });
+    const client = new ssh2.Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve());
+      client.once('error', reject);
+      client.connect({ sock: socket, username: 'agent', hostVerifier: (key: Buffer) => sshFingerprint(key) === proxyFingerprint });
+    });
+    return client;
+  }
+
+  it('relays window changes and signal requests (ssh2 as the agent client)', async () => {
+    const client = await ssh2Through('open.test');
+    try {
+      const size = await new Promise<string>((resolve, reject) => {
+        client.shell({ rows: 30, cols: 100, term: 'vt100' }, (error, channel) => {
+          if (error) return reject(error);
+          let output = '';
+          channel.on('data', (chunk: Buffer) => (output += chunk.toString()));
+          channel.on('close', () => resolve(output));
+          channel.setWindow(41, 121, 0, 0);
+          channel.write('echo "size=$(stty size)"; exit 0\n');
+        });
+      });
+      expect(size).toMatch(/size=41 121/);
+
+      // sshd in inetd mode (-i) cannot deliver signals ("session signalling requires privilege
+      // separation"), so the proof is sshd's own log of the relayed request.
+      const signalsLogged = (): number => (readFileSync(sshdLog, 'utf8').match(/req signal/g) ?? []).length;
+      const before = signalsLogged();
+      await new Promise<void>((resolve, reject) => {
+        client.exec('echo started; exec sleep 30', (error, channel) => {
+          if (error) return reject(error);
+          channel.on('data', (chunk: Buffer) => {
+            if (!chunk.toString().includes('started')) return;
+            channel.signal('TERM');
+            resolve();
+          });
+        });
+      });
+      await eventually(() => signalsLogged() > before, 'sshd logging the relayed signal request');
+    } finally {
+      client.end();
+    }
+  });
+
   it('relays the sftp subsystem: put and get of a file', async () => {
     const local = path.join(dir, 'sftp-local.txt');
     const remote = path.join(dir, 'sftp-remote.txt');
@@ -244,6 +311,41 @@ allow:
     expect(commands).toContain(`git-upload-pack '${bareRepo}'`);
     expect(commands).toContain(`git-receive-pack '${bareRepo}'`);
     await annotate('git clone + push through SSH interception');
+  });
+
+  it('carries a large repository intact (flow control both ways); clone time direct vs intercepted', async ({ annotate }) => {
+    // 8 MiB of incompressible content in one commit.
+    const bigSeed = path.join(dir, 'big-seed');
+    const bigBare = path.join(dir, 'big.git');
+    run('git', ['init', '-q', '-b', 'main', bigSeed]);
+    run('git', ['init', '-q', '--bare', '-b', 'main', bigBare]);
+    run('sh', ['-c', `head -c 8388608 /dev/urandom > '${path.join(bigSeed, 'blob')}'`]);
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'add', 'blob'], bigSeed);
+    run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'big'], bigSeed);
+    run('git', ['push', '-q', bigBare, 'main'], bigSeed);
+    const want = run('git', ['--git-dir', bigBare, 'rev-parse', 'main:blob']);
+
+    const direct = ['-F', '/dev/null', '-o', 'BatchMode=yes', '-i', upstreamKey, '-o', 'IdentitiesOnly=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null'];
+    const timings: Record<'direct' | 'intercepted', number[]> = { direct: [], intercepted: [] };
+    for (let round = 0; round < 3; round += 1) {
+      for (const way of ['direct', 'intercepted'] as const) {
+        const target = path.join(dir, `big-${way}-${round}`);
+        const started = process.hrtime.bigint();
+        const result =
+          way === 'direct'
+            ? await runProgram('git', ['clone', '-q', `ssh://root@127.0.0.1:${sshd.port}${bigBare}`, target], {
+                env: { ...process.env, GIT_SSH_COMMAND: `ssh ${direct.map((option) => `'${option}'`).join(' ')}` },
+              })
+            : await git(['clone', '-q', `ssh://agent@git.test:${sshd.port}${bigBare}`, target]);
+        timings[way].push(Number(process.hrtime.bigint() - started) / 1e6);
+        expect(result.stderr).not.toMatch(/fatal|chokepoint/);
+        expect(result.code).toBe(0);
+        expect(run('git', ['hash-object', path.join(target, 'blob')])).toBe(want);
+        rmSync(target, { recursive: true, force: true });
+      }
+    }
+    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    await annotate(`git clone of an 8 MiB repository, median of 3: direct ${median(timings.direct).toFixed(0)} ms, through SSH interception ${median(timings.intercepted).toFixed(0)} ms`);
   });
 
   it('refuses an exec outside the allowlist with readable text and exit status 126; nothing runs upstream', async () => {

@@ -34,10 +34,19 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
   let pty: ssh2.PseudoTtyInfo | undefined;
   const env: Record<string, string> = {};
   let upstreamChannel: ssh2.ClientChannel | undefined;
-  // A window change before the program started only updates the pty it will be started with.
+  // Window changes and signals that arrive while the upstream program is being started are applied
+  // to it once it is there; before any program was requested a window change just resizes the pty.
+  let opening = false;
+  let pendingWindow: ssh2.WindowChangeInfo | undefined;
+  const pendingSignals: string[] = [];
   const onWindow = (info: ssh2.WindowChangeInfo): void => {
     if (upstreamChannel) upstreamChannel.setWindow(info.rows, info.cols, info.height, info.width);
+    else if (opening) pendingWindow = info;
     else if (pty) pty = { ...pty, rows: info.rows, cols: info.cols, height: info.height, width: info.width };
+  };
+  const onSignal = (name: string): void => {
+    if (upstreamChannel) upstreamChannel.signal(name);
+    else if (opening) pendingSignals.push(name);
   };
 
   session.on('pty', (accept, _reject, info) => {
@@ -53,7 +62,7 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
     accept?.();
   });
   session.on('signal', (accept, _reject, info) => {
-    upstreamChannel?.signal(info.name);
+    onSignal(info.name);
     accept?.();
   });
   session.on('x11', (_accept, reject) => {
@@ -84,7 +93,9 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
     }
     // Hold what the agent sends until the upstream program is there to read it.
     channel.pause();
+    opening = true;
     open((error, opened) => {
+      opening = false;
       if (error) {
         answerAndClose(channel, `the upstream server refused the ${what} request: ${error.message}`, FAILED_EXIT_STATUS);
         return;
@@ -95,6 +106,8 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
         return;
       }
       upstreamChannel = opened;
+      if (pendingWindow) onWindow(pendingWindow);
+      for (const name of pendingSignals.splice(0)) onSignal(name);
       hooks.started(what, command);
       join(channel, opened);
     });
