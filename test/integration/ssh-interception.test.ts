@@ -67,6 +67,7 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
   let bareRepo: string;
   let unreachablePort: number;
   let proxyFingerprint: string;
+  let agentYaml: string;
 
   beforeAll(async () => {
     if ('unavailable' in lab) throw new Error(lab.unavailable);
@@ -98,8 +99,7 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
 
     const intercept = (hostKey: string, exec?: string) =>
       `intercept: ssh\n    ssh: { user: root, key: ssh/upstream, host_key_sha256: "${hostKey}"${exec ? `, exec: ${exec}` : ''} }`;
-    rules = await tempRules(DENY_UNKNOWN_POLICY, {
-      shell: `agent: shell
+    agentYaml = `agent: shell
 identify: { sources: ["127.0.0.1/32"] }
 allow:
   - host: git.test
@@ -115,8 +115,8 @@ allow:
     ports: [${unreachablePort}]
     ${intercept(sshdHostKey)}
   - { cidr: 127.0.0.1/32, ports: [${sshd.port}, ${unreachablePort}] }
-`,
-    });
+`;
+    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml });
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
@@ -457,5 +457,22 @@ allow:
     expect(result.stderr).toMatch(/chokepoint: down\.test:\d+ is unreachable/);
     const failed = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'down.test');
     expect(failed.error?.code).toMatch(/ECONNREFUSED|ERROR/);
+  });
+
+  // Last: it changes the rules (and puts them back).
+  it('ends a live intercepted session when a reload withdraws its rule: the program reads why', async () => {
+    const program = startProgram('ssh', [...sshOptions(), 'agent@open.test', 'echo started; exec sleep 60']);
+    try {
+      await eventually(() => program.output.stdout.includes('started'), 'the upstream program running', 30_000);
+      await rules.writeAgent('shell', `${agentYaml}deny:\n  - { host: open.test, reason: "withdrawn for this test" }\n`);
+      expect((await proxy.proxy.reload('test')).ok).toBe(true);
+      const result = await program.exited;
+      expect(result.code).toBe(255);
+      expect(result.stderr).toMatch(/chokepoint: policy reload: withdrawn for this test/);
+    } finally {
+      program.child.kill();
+      await rules.writeAgent('shell', agentYaml);
+      await proxy.proxy.reload('test restore');
+    }
   });
 });

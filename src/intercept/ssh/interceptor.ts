@@ -117,7 +117,8 @@ export class SshInterceptor {
       upstreamSocket = dial.socket;
     }
     const login = await loginUpstream(upstreamSocket, interception, privateKey, destination, this.options.loginMs);
-    if (!login.ok) return fail(login.code, login.message, false);
+    // A revocation during the login destroyed the sockets: that, not the login, is why it failed.
+    if (!login.ok) return flow.revoked !== undefined ? fail('REVOKED', flow.revoked, false) : fail(login.code, login.message, false);
     if (flow.revoked !== undefined || client.destroyed) {
       login.client.end();
       return fail('REVOKED', flow.revoked ?? 'the agent closed the connection during the upstream login', false);
@@ -144,8 +145,9 @@ export class SshInterceptor {
       for (const channel of live) answerAndClose(channel, reason, FAILED_EXIT_STATUS);
       upstream.end();
       lingerTimer = setTimeout(() => {
+        // A disconnect, then the socket's end; a client that keeps it open anyway is cut off.
         connection?.end();
-        client.destroy();
+        lingerTimer = setTimeout(() => client.destroy(), REFUSAL_LINGER_MS);
       }, REFUSAL_LINGER_MS);
     };
     flow.terminate = (reason: string): void => {
