@@ -77,6 +77,8 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     // The key the proxy logs in with; the agent never has it.
     upstreamKey = path.join(certsDir, 'ssh', 'upstream');
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', upstreamKey]);
+    // A key the server does not accept, for the failed-login case.
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(certsDir, 'ssh', 'stranger')]);
     const authorizedKeys = path.join(dir, 'authorized_keys');
     writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
     sshdLog = path.join(dir, 'sshd.log');
@@ -97,8 +99,8 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'first'], seed);
     run('git', ['push', '-q', bareRepo, 'main'], seed);
 
-    const intercept = (hostKey: string, exec?: string) =>
-      `intercept: ssh\n    ssh: { user: root, key: ssh/upstream, host_key_sha256: "${hostKey}"${exec ? `, exec: ${exec}` : ''} }`;
+    const intercept = (hostKey: string, exec?: string, key = 'ssh/upstream') =>
+      `intercept: ssh\n    ssh: { user: root, key: ${key}, host_key_sha256: "${hostKey}"${exec ? `, exec: ${exec}` : ''} }`;
     agentYaml = `agent: shell
 identify: { sources: ["127.0.0.1/32"] }
 allow:
@@ -111,6 +113,12 @@ allow:
   - host: impostor.test
     ports: [${sshd.port}]
     ${intercept(wrongHostKey)}
+  - host: stranger.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey, undefined, 'ssh/stranger')}
+  - host: nokey.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey, undefined, 'ssh/missing')}
   - host: down.test
     ports: [${unreachablePort}]
     ${intercept(sshdHostKey)}
@@ -120,7 +128,7 @@ allow:
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
-      for (const name of ['git.test', 'open.test', 'impostor.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
+      for (const name of ['git.test', 'open.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
     });
     // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
     const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
@@ -449,6 +457,22 @@ allow:
     const failed = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'impostor.test');
     expect(failed.error?.code).toBe('SSH_HOST_KEY_MISMATCH');
     expect(failed.event.kind).toBe('alert');
+  });
+
+  it('tells the agent when the upstream refuses the proxy\'s login, or the proxy lacks its key', async () => {
+    const refused = await ssh('stranger.test', ['echo', 'hi']);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toMatch(/chokepoint: stranger\.test:\d+ refused Chokepoint's login as root \(key ssh\/stranger\)/);
+    const authFailed = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'stranger.test');
+    expect(authFailed.error?.code).toBe('SSH_AUTH_FAILED');
+
+    const missing = await ssh('nokey.test', ['echo', 'hi']);
+    expect(missing.code).toBe(255);
+    expect(missing.stderr).toMatch(/chokepoint: SSH interception of nokey\.test:\d+ is misconfigured: the proxy cannot read its key ssh\/missing \(ENOENT\)/);
+    const noKey = await proxy.log.waitFor((e) => e.event.action === 'ssh.upstream_failed' && e.destination?.domain === 'nokey.test');
+    expect(noKey.error?.code).toBe('SSH_KEY_UNAVAILABLE');
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === noKey.chokepoint.flow_id);
+    expect(closed.event.outcome).toBe('failure');
   });
 
   it('tells the agent when the upstream is unreachable', async () => {
