@@ -5,12 +5,15 @@ import { formatConfigErrors } from './config/errors.js';
 import { applyCliOverrides, defaultConfig, loadConfigFile } from './config/load-config.js';
 import { loadRules } from './config/load-rules.js';
 import { QuarantineStore } from './quarantine/store.js';
+import { check } from './commands/check.js';
 import { ListenError, startProxy, StartupError } from './server.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
 Usage:
-  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--events FILE]
+  chokepoint run [--config FILE] [--rules DIR] [--http HOST:PORT] [--socks HOST:PORT] [--dns HOST:PORT]
+                 [--events FILE] [--admin HOST:PORT]
+  chokepoint check --agent AGENT HOST:PORT [--protocol P] [--config FILE] [--rules DIR] [--state DIR] [--json]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint --help
@@ -21,9 +24,20 @@ run      Start the proxy.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080
+  --dns HOST:PORT     DNS server for agents (UDP and TCP), e.g. 127.0.0.1:5353. Default: off.
+                      Answers only names the agent's rules can reach, vets the addresses, forwards to
+                      dns.upstreams (config; default: the system's resolvers).
   --events FILE       Append events as JSON lines to FILE ("-" = stdout). Default: stdout
+  --admin HOST:PORT   Admin API + /metrics listener (PORT alone = 127.0.0.1:PORT). Default: off.
+                      Needs a bearer token: config admin.token_file / admin.token, or
+                      CHOKEPOINT_ADMIN_TOKEN (at least 16 characters).
   Rules reload when their files change and on SIGHUP; an invalid change is rejected (config.rejected
   event) and the previous rules keep serving. SIGINT / SIGTERM stop gracefully.
+
+check    What the proxy would decide for AGENT connecting to HOST:PORT (speaking protocol P: tls,
+         http, websocket, ssh, …): the same dry-run as POST /v1/decide, names resolved as the proxy
+         would. Prints the decision, rule and reason (--json: one JSON object). Exit 0 allow or
+         alert, 4 deny, 1 invalid config or rules, 2 usage error or unknown agent.
 
 lint     Validate a rules directory (default ./rules); prints file:line: key: problem; exit 1 on errors.
 
@@ -32,7 +46,7 @@ quarantine list             Agents in quarantine (from the state directory: --st
 quarantine release AGENT    Release an agent. A running proxy applies it on its next reload: send it
                             SIGHUP (or touch a rules file).
 
-Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen.
+Exit codes: 0 ok, 1 invalid configuration or rules, 2 usage error, 3 cannot listen, 4 check: denied.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -48,13 +62,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'run') return run(rest);
   if (command === 'lint') return lint(rest);
+  if (command === 'check') return check(rest);
   if (command === 'quarantine') return quarantine(rest);
   process.stderr.write(`chokepoint: unknown command "${command}"\n\n${HELP}`);
   return 2;
 }
 
 async function run(args: string[]): Promise<number> {
-  let values: { config?: string; rules?: string; http?: string; socks?: string; events?: string; help?: boolean };
+  let values: { config?: string; rules?: string; http?: string; socks?: string; dns?: string; events?: string; admin?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
@@ -63,7 +78,9 @@ async function run(args: string[]): Promise<number> {
         rules: { type: 'string' },
         http: { type: 'string' },
         socks: { type: 'string' },
+        dns: { type: 'string' },
         events: { type: 'string' },
+        admin: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -93,7 +110,7 @@ async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
-  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`].filter(Boolean).join(', ');
+  const where = [proxy.http && `http ${proxy.http.address}:${proxy.http.port}`, proxy.socks && `socks5 ${proxy.socks.address}:${proxy.socks.port}`, proxy.dns && `dns ${proxy.dns.address}:${proxy.dns.port}`, proxy.admin && `admin ${proxy.admin.address}:${proxy.admin.port}`].filter(Boolean).join(', ');
   process.stderr.write(`chokepoint: listening (${where}); rules ${configured.config.rulesDir}\n`);
   if (!configured.config.inspect) {
     process.stderr.write('chokepoint: WARNING inspect is false: tunnels are not classified, so protocol rules and detections are not enforced\n');

@@ -10,10 +10,14 @@ import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
 import { createHttpProxyServer } from './listeners/http-proxy.js';
 import { createSocks5Server } from './listeners/socks5.js';
+import { NameMemory } from './net/name-memory.js';
 import { Resolver } from './net/resolver.js';
+import { startDnsListener, type DnsListener } from './listeners/dns.js';
+import { startDnsService } from './dns/start-dns.js';
 import { buildSnapshot } from './pipeline/build-snapshot.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { QuarantineStore } from './quarantine/store.js';
+import { startAdmin, type AdminParts } from './admin/start-admin.js';
 import { SshInterceptor } from './intercept/ssh/interceptor.js';
 
 /**
@@ -35,6 +39,16 @@ export interface RunningProxy {
   /** Bound addresses (port 0 in the config becomes the real port here). */
   readonly http?: AddressInfo;
   readonly socks?: AddressInfo;
+  /** The admin API listener, when `listen.admin` is set. */
+  readonly admin?: AddressInfo;
+  /** Prometheus metrics (other parts add theirs here: see src/metrics/metrics.ts). */
+  readonly metrics: AdminParts['metrics'];
+  /** Training-step markers per agent, applied to every event of the agent. */
+  readonly markers: AdminParts['markers'];
+  /** The DNS listener's address (UDP and TCP share it), when `listen.dns` is set. */
+  readonly dns?: AddressInfo;
+  /** Which names each agent was told resolve to which addresses (DNS answers; read by transparent flows). */
+  readonly names: NameMemory;
   /** Reloads rules now; resolves to whether the new rules were accepted. */
   reload(trigger: string): Promise<{ ok: boolean; errors: string[] }>;
   stop(): Promise<void>;
@@ -61,7 +75,9 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   if (!initial.ok) throw new StartupError(`rules in ${config.rulesDir} are invalid:\n${initial.errors.join('\n')}`);
 
   const registry = new FlowRegistry({ maxTotal: config.limits.maxFlowsTotal, maxPerAgent: config.limits.maxFlowsPerAgent });
-  const resolver = new Resolver({ hosts: config.hosts, ...config.dns });
+  const upstreamServers = config.dns.upstreams.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`));
+  const resolver = new Resolver({ hosts: config.hosts, ...config.dns, ...(upstreamServers.length > 0 ? { servers: upstreamServers } : {}) });
+  const names = new NameMemory();
   let quarantine: QuarantineStore;
   try {
     quarantine = await QuarantineStore.openIn(config.stateDir);
@@ -88,6 +104,17 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
   let socksAddress: AddressInfo | undefined;
+  let adminAddress: AddressInfo | undefined;
+  let stopping = false;
+  const admin = startAdmin({
+    events,
+    pipeline,
+    registry,
+    resolve: (host) => resolver.resolve(host),
+    reload: (trigger) => reload(trigger),
+    readiness: () => ({ ready: !stopping && servers.every(({ server }) => server.listening), checks: { rules_loaded: true, listeners_bound: servers.every(({ server }) => server.listening), stopping } }),
+  });
+  let dnsListener: DnsListener | undefined;
   try {
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
@@ -104,6 +131,27 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       servers.push(track(server));
       socksAddress = await listen(server, config.listen.socks, 'socks');
       keepServing(server, 'socks', events);
+    }
+    if (config.listen.admin) {
+      const server = await admin.createServer(config.admin).catch((error: unknown) => {
+        throw new StartupError(`admin API: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      servers.push(track(server));
+      adminAddress = await listen(server, config.listen.admin, 'admin');
+      keepServing(server, 'admin', events);
+    }
+    if (config.listen.dns) {
+      const service = startDnsService(config, { policy: () => pipeline.policy, quarantine, events, registry, names });
+      if ('error' in service) throw new StartupError(service.error);
+      const where = config.listen.dns;
+      dnsListener = await startDnsListener(service.service, where, {
+        idleMs: config.timeouts.headerMs,
+        onError: (transport, error) =>
+          events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', reason: `dns ${transport} listener: ${error.code ?? error.message}`, error: { ...(error.code ? { code: error.code } : {}), message: error.message } }),
+      }).catch((error: NodeJS.ErrnoException) => {
+        const why = (error.code && LISTEN_ERROR_TEXT[error.code]) ?? error.code ?? error.message;
+        throw new ListenError(`cannot listen for dns on ${where.host}:${where.port}: ${why}`);
+      });
     }
   } catch (error) {
     await Promise.all(servers.map(closeServer));
@@ -139,6 +187,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     details: {
       http: httpAddress ? `${httpAddress.address}:${httpAddress.port}` : null,
       socks: socksAddress ? `${socksAddress.address}:${socksAddress.port}` : null,
+      ...(adminAddress ? { admin: `${adminAddress.address}:${adminAddress.port}` } : {}),
+      dns: dnsListener ? `${dnsListener.address.address}:${dnsListener.address.port}` : null,
       rules: config.rulesDir,
       // Off only to measure its cost: without it no protocol rule or detection is enforced on tunnels.
       inspect: config.inspect,
@@ -152,15 +202,22 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     registry,
     ...(httpAddress ? { http: httpAddress } : {}),
     ...(socksAddress ? { socks: socksAddress } : {}),
+    ...(adminAddress ? { admin: adminAddress } : {}),
+    metrics: admin.metrics,
+    markers: admin.markers,
+    ...(dnsListener ? { dns: dnsListener.address } : {}),
+    names,
     reload,
     async stop(): Promise<void> {
+      stopping = true;
       process.off('SIGHUP', onHangup);
       watcher?.close();
       await reloading;
       pipeline.terminateAll('proxy stopping');
-      await Promise.all(servers.map(closeServer));
+      await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
+      admin.detach();
     },
   };
 }

@@ -56,3 +56,34 @@ export function parseListenAddress(text: string): ListenAddressResult {
   // Names that are really addresses in a legacy spelling ("127.1") are refused: write the address plainly.
   return fail(`${quoteValue(hostText)} is neither an IP address nor a host name`);
 }
+
+/** An upstream DNS server: an IP address, with a port (default 53). */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+export type ServerAddressResult = { ok: true; server: ServerAddress } | { ok: false; message: string };
+
+const DNS_PORT = 53;
+
+/** `1.2.3.4`, `1.2.3.4:5353`, `2001:db8::1`, `[2001:db8::1]:53`. Names are refused: resolving a resolver is circular. */
+export function parseServerAddress(text: string): ServerAddressResult {
+  const fail = (why: string): ServerAddressResult => ({ ok: false, message: `${quoteValue(text)} is not a DNS server address: ${why}` });
+  let hostText = text;
+  let port = DNS_PORT;
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(text);
+  if (bracketed) {
+    hostText = bracketed[1] ?? '';
+    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
+  } else if (text.split(':').length === 2) {
+    const [host, portText] = text.split(':');
+    hostText = host ?? '';
+    if (!/^\d{1,5}$/.test(portText ?? '')) return fail('the port is not a number');
+    port = Number(portText);
+  }
+  if (port < 1 || port > 65535) return fail(`port ${port} is not 1-65535`);
+  const address = parseAddressText(hostText);
+  if (!address.ok) return fail('write an IP address (IPv6 in brackets when a port follows)');
+  return { ok: true, server: { host: address.address, port } };
+}

@@ -2,13 +2,17 @@
  * The program's settings after loading: every value present, defaults filled in, paths absolute.
  * Loading lives in load-config.ts; this file is the shape and the defaults only.
  */
-import type { ListenAddress } from './addresses.js';
+import type { ListenAddress, ServerAddress } from './addresses.js';
 
-export type { ListenAddress } from './addresses.js';
+export type { ListenAddress, ServerAddress } from './addresses.js';
 
 export interface ChokepointConfig {
   /** `null` disables that listener. */
-  listen: { http: ListenAddress | null; socks: ListenAddress | null };
+  /**
+   * `admin` (the admin API) and `dns` (the DNS listener, UDP + TCP on one address) are off when absent
+   * or null.
+   */
+  listen: { http: ListenAddress | null; socks: ListenAddress | null; admin?: ListenAddress | null; dns?: ListenAddress | null };
   /** Absolute path of the rules directory. */
   rulesDir: string;
   /**
@@ -37,9 +41,16 @@ export interface ChokepointConfig {
     maxTtlSeconds: number;
     negativeTtlSeconds: number;
     timeoutMs: number;
+    /**
+     * Resolvers the DNS listener forwards to, tried in order (failover), and the proxy's resolver asks
+     * too. Empty: the system's resolvers (/etc/resolv.conf).
+     */
+    upstreams: ServerAddress[];
   };
   timeouts: { headerMs: number; connectMs: number; idleMs: number; peekMs: number };
   limits: { maxHeaderBytes: number; maxFlowsTotal: number; maxFlowsPerAgent: number };
+  /** The admin API's bearer token (`tokenFile` absolute), else CHOKEPOINT_ADMIN_TOKEN (src/admin/token.ts). */
+  admin?: { token?: string; tokenFile?: string };
 }
 
 /**
@@ -47,13 +58,13 @@ export interface ChokepointConfig {
  * directory (or the working directory when there is no config file). The static host map is empty.
  */
 export const DEFAULT_CONFIG = {
-  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 } },
+  listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 }, dns: null },
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
   certsDir: 'certs',
   inspect: true,
   events: { file: null },
-  dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000 },
+  dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
 } as const satisfies Omit<ChokepointConfig, 'hosts'>;

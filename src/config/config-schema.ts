@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { normaliseHostname } from '../net/hostname.js';
-import { parseAddressText, parseListenAddress, type ListenAddress } from './addresses.js';
+import { parseAddressText, parseListenAddress, parseServerAddress, type ListenAddress } from './addresses.js';
+import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { quoteValue } from './errors.js';
 
@@ -34,10 +35,28 @@ const listenAddress = (fallback: ListenAddress) =>
     .nullable()
     .default(() => ({ ...fallback }));
 
+/** A listener that is off unless configured: "HOST:PORT" read by `parse`, or null. */
+const optionalListenAddress = (parse: typeof parseListenAddress) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parse(text);
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', message: parsed.message });
+        return z.NEVER;
+      }
+      return parsed.listen;
+    })
+    .nullable();
+
 const listenSchema = z
   .strictObject({
     http: listenAddress(DEFAULT_CONFIG.listen.http),
     socks: listenAddress(DEFAULT_CONFIG.listen.socks),
+    /** The admin API; "PORT" or ":PORT" listens on loopback (src/config/admin-address.ts). */
+    admin: optionalListenAddress(parseAdminListenAddress).optional(),
+    /** The DNS listener (UDP and TCP on one address). */
+    dns: optionalListenAddress(parseListenAddress).default(null),
   })
   .prefault({})
   .superRefine((listen, ctx) => {
@@ -109,6 +128,18 @@ const dnsSchema = z
     max_ttl_s: seconds(DEFAULT_CONFIG.dns.maxTtlSeconds),
     negative_ttl_s: seconds(DEFAULT_CONFIG.dns.negativeTtlSeconds),
     timeout_ms: milliseconds(DEFAULT_CONFIG.dns.timeoutMs),
+    upstreams: z
+      .array(
+        z.string().transform((text, ctx) => {
+          const parsed = parseServerAddress(text);
+          if (!parsed.ok) {
+            ctx.addIssue({ code: 'custom', message: parsed.message });
+            return z.NEVER;
+          }
+          return parsed.server;
+        }),
+      )
+      .default([]),
   })
   .prefault({})
   .superRefine((dns, ctx) => {
@@ -123,6 +154,7 @@ const dnsSchema = z
     maxTtlSeconds: dns.max_ttl_s,
     negativeTtlSeconds: dns.negative_ttl_s,
     timeoutMs: dns.timeout_ms,
+    upstreams: dns.upstreams,
   }));
 
 const timeoutsSchema = z
@@ -167,6 +199,10 @@ export const configFileSchema = z
     dns: dnsSchema,
     timeouts: timeoutsSchema,
     limits: limitsSchema,
+    admin: z
+      .strictObject({ token: z.string().min(1, 'token is empty').optional(), token_file: z.string().min(1, 'token_file is empty').optional() })
+      .refine((admin) => admin.token === undefined || admin.token_file === undefined, { message: 'give token or token_file, not both' })
+      .optional(),
   })
   .transform(
     (raw): ChokepointConfig => ({
@@ -180,5 +216,6 @@ export const configFileSchema = z
       dns: raw.dns,
       timeouts: raw.timeouts,
       limits: raw.limits,
+      ...(raw.admin ? { admin: { ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}), ...(raw.admin.token_file !== undefined ? { tokenFile: raw.admin.token_file } : {}) } } : {}),
     }),
   );

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseListenAddress } from './addresses.js';
+import { parseAdminListenAddress } from './admin-address.js';
 import { DEFAULT_CONFIG, type ChokepointConfig } from './chokepoint-config.js';
 import { configFileSchema } from './config-schema.js';
 import type { ConfigError } from './errors.js';
@@ -19,8 +20,12 @@ export interface CliOverrides {
   rules?: string;
   http?: string;
   socks?: string;
+  /** The DNS listener, HOST:PORT. */
+  dns?: string;
   /** A path, or "-" for JSON lines on stdout. */
   events?: string;
+  /** The admin API listener, HOST:PORT or PORT (loopback). */
+  admin?: string;
 }
 
 /** `file` of the errors reported for flags. */
@@ -29,14 +34,14 @@ export const COMMAND_LINE = 'command line';
 /** Every setting at its default, for runs without `--config`; paths relative to `baseDir`. */
 export function defaultConfig(baseDir: string): ChokepointConfig {
   return {
-    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks } },
+    listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, dns: null },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
     certsDir: path.resolve(baseDir, DEFAULT_CONFIG.certsDir),
     inspect: DEFAULT_CONFIG.inspect,
     events: { file: DEFAULT_CONFIG.events.file },
     hosts: new Map(),
-    dns: { ...DEFAULT_CONFIG.dns },
+    dns: { ...DEFAULT_CONFIG.dns, upstreams: [] },
     timeouts: { ...DEFAULT_CONFIG.timeouts },
     limits: { ...DEFAULT_CONFIG.limits },
   };
@@ -65,6 +70,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   config.stateDir = path.resolve(baseDir, config.stateDir);
   config.certsDir = path.resolve(baseDir, config.certsDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
+  if (config.admin?.tokenFile !== undefined) config.admin.tokenFile = path.resolve(baseDir, config.admin.tokenFile);
   return { ok: true, config };
 }
 
@@ -72,7 +78,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
 export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverrides, cwd: string): ConfigResult {
   const errors: ConfigError[] = [];
   const listen = { ...config.listen };
-  for (const flag of ['http', 'socks'] as const) {
+  for (const flag of ['http', 'socks', 'dns'] as const) {
     const text = overrides[flag];
     if (text === undefined) continue;
     const parsed = parseListenAddress(text);
@@ -83,6 +89,11 @@ export function applyCliOverrides(config: ChokepointConfig, overrides: CliOverri
     if (overrides[flag] === '') {
       errors.push({ file: COMMAND_LINE, line: 0, path: `--${flag}`, message: 'is empty' });
     }
+  }
+  if (overrides.admin !== undefined) {
+    const parsed = parseAdminListenAddress(overrides.admin);
+    if (parsed.ok) listen.admin = parsed.listen;
+    else errors.push({ file: COMMAND_LINE, line: 0, path: '--admin', message: parsed.message });
   }
   if (errors.length > 0) return { ok: false, errors };
 

@@ -16,6 +16,12 @@ export class EventBus {
   private sequence = 0;
   private readonly sinks: EventSink[] = [];
   private readonly listeners = new Set<(event: ChokepointEvent) => void>();
+  /** Adds to each event before it is shaped (training-step markers → labels); one hook, set once. */
+  private enrich: ((input: EventInput) => EventInput) | undefined;
+
+  setEnricher(enrich: (input: EventInput) => EventInput): void {
+    this.enrich = enrich;
+  }
 
   addSink(sink: EventSink): void {
     this.sinks.push(sink);
@@ -28,7 +34,7 @@ export class EventBus {
   }
 
   emit(input: EventInput): ChokepointEvent {
-    const event = shapeEvent(input, ++this.sequence, new Date());
+    const event = shapeEvent(this.enrich ? this.enrich(input) : input, ++this.sequence, new Date());
     for (const sink of this.sinks) sink.write(event);
     for (const listener of this.listeners) listener(event);
     return event;
@@ -59,13 +65,15 @@ function shapeEvent(input: EventInput, sequence: number, now: Date): ChokepointE
   if (input.details) cp.details = input.details;
   if (input.classification) cp.classification = input.classification;
   if (input.detection) cp.detection = input.detection;
+  if (input.dnsDetails) cp.dns = input.dnsDetails;
   if (input.ruleId) event.rule = { id: input.ruleId };
   if (input.tags && Object.keys(input.tags).length > 0) event.labels = input.tags;
   if (input.source) event.source = input.source;
   if (input.destination) {
     event.destination = input.destination;
-    event.network = { transport: 'tcp', ...(input.protocol ? { protocol: input.protocol } : {}) };
+    event.network = { transport: input.transport ?? 'tcp', ...(input.protocol ? { protocol: input.protocol } : {}) };
   }
+  if (input.dns) event.dns = input.dns;
   if (input.url) event.url = input.url;
   if (input.error) event.error = input.error;
   return event;

@@ -17,6 +17,11 @@ export type EventName =
   | 'listener.error'
   | 'agent.quarantined'
   | 'agent.released'
+  /** An operator ended a live flow through the admin API (its flow.closed follows). */
+  | 'flow.killed'
+  /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
+  | 'marker.set'
+  | 'dns.query'
   /** SSH interception (intercept: ssh): the proxy's host key, programs run, requests refused, upstream failures. */
   | 'ssh.host_key'
   | 'ssh.command'
@@ -67,6 +72,29 @@ export interface EventInput {
   protocol?: string;
   classification?: ClassificationFields;
   detection?: DetectionFields;
+  /** Transport of the event's network leg; tcp unless said (DNS queries over UDP). */
+  transport?: 'tcp' | 'udp';
+  /** A DNS query and its answer (ECS `dns.*`), and what Chokepoint did to it (`chokepoint.dns`). */
+  dns?: DnsFields;
+  dnsDetails?: DnsDetails;
+}
+
+/** ECS `dns.*` for one query and the answer Chokepoint gave. */
+export interface DnsFields {
+  id: number;
+  question: { name: string; type: string };
+  response_code: string;
+  /** The addresses handed out. */
+  resolved_ip?: string[];
+  answers?: Array<{ name: string; type: string; data: string; ttl: number }>;
+}
+
+/** What is Chokepoint's own: the Extended DNS Error sent, the chain followed, the addresses withheld. */
+export interface DnsDetails {
+  ede?: { code: number; text: string };
+  chain?: string[];
+  dropped?: Array<{ address: string; rule: string }>;
+  upstream?: string;
 }
 
 /** Protocol facts as they appear in events (TLS SNI / ALPN / JA4, SSH banners / HASSH, Stratum…). */
@@ -76,6 +104,8 @@ export interface ClassificationFields {
   ssh?: { client_banner?: string; server_banner?: string; hassh?: string; hassh_server?: string };
   stratum?: { dialect?: string; method?: string; agent?: string; login?: string; worker?: string; algorithm?: string };
   websocket?: boolean;
+  /** Milliseconds from the flow's start until its protocol was named (tunnels only). */
+  time_ms?: number;
 }
 
 export interface DetectionFields {
@@ -111,12 +141,14 @@ export interface ChokepointEvent {
     details?: Record<string, unknown>;
     classification?: ClassificationFields;
     detection?: DetectionFields;
+    dns?: DnsDetails;
   };
   rule?: { id: string };
   labels?: Tags;
   source?: EndpointFields;
   destination?: EndpointFields;
   network?: { transport: 'tcp' | 'udp'; protocol?: string };
+  dns?: DnsFields;
   url?: { full?: string; method?: string; status?: number };
   error?: { code?: string; message: string };
 }

@@ -24,6 +24,10 @@ export interface Flow {
   /** What the bytes say the flow speaks, once classified, and the facts read from them. */
   protocol?: ProtocolName;
   classification?: ClassificationFields;
+  /** Milliseconds from the flow's start until the tunnel's protocol was named (for the metrics). */
+  classifiedMs?: number;
+  /** Bytes relayed so far (up = agent to destination), once a relay runs; for the admin API's flow list. */
+  liveBytes?: () => { up: number; down: number };
   /** Closes the flow's sockets; set by whoever relays it. */
   terminate?: (reason: string) => void;
   /**

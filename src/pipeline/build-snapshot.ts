@@ -1,8 +1,9 @@
 import { IdentityIndex } from '../identity/identify.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import type { CompiledAgent } from '../policy/compiled-agent.js';
+import { nameReach, vetAnswerAddress, vetChainName } from '../policy/name-reach.js';
 import type { AgentPolicy, Decision, DecisionTarget, Rule, RuleSet } from '../policy/types.js';
-import type { PolicySnapshot } from './policy-snapshot.js';
+import type { DnsPolicyView, PolicySnapshot } from './policy-snapshot.js';
 
 /** Compiles a validated RuleSet into the snapshot the pipeline decides with. */
 export function buildSnapshot(ruleSet: RuleSet): { ok: true; snapshot: PolicySnapshot } | { ok: false; errors: string[] } {
@@ -52,6 +53,15 @@ class CompiledSnapshot implements PolicySnapshot {
 
   agentNamed(name: string): AgentPolicy | undefined {
     return this.policies.get(name);
+  }
+
+  dnsView(agent: AgentPolicy): DnsPolicyView {
+    const compiled = this.compiledAgent(agent);
+    return {
+      reach: (host) => nameReach(compiled, host),
+      vetAddress: (host, address, ports) => vetAnswerAddress(compiled, host, address, ports),
+      vetChainName: (name, ports) => vetChainName(compiled, name, ports),
+    };
   }
 
   private compiledAgent(agent: AgentPolicy): CompiledAgent {

@@ -6,6 +6,7 @@ import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
 import { judgeDetections, judgeProtocol, judgeTarget, strongestAction, type ProtocolFinding } from '../policy/protocol-decision.js';
 import type { DetectionKind } from '../policy/types.js';
+import { quarantineAgent } from '../quarantine/quarantine-agent.js';
 import type { QuarantineStore } from '../quarantine/store.js';
 import type { PolicySnapshot } from './policy-snapshot.js';
 
@@ -98,36 +99,10 @@ export class FlowJudge {
     return { block: true, kind: decisive.kind, reason: decisive.reason, rule: `detection.${decisive.kind}` };
   }
 
-  /**
-   * Takes effect at once in memory (the next flow of the agent is refused); the state file is written
-   * in the background, and a failure to write it is an alert of its own.
-   */
   private quarantineAgent(flow: Flow, finding: ProtocolFinding): void {
-    const agent = flow.agent.name;
-    const already = this.quarantine.get(agent) !== undefined;
-    const entry = { agent, since: new Date().toISOString(), reason: `${finding.kind}: ${finding.evidence}`.slice(0, 500), flowId: flow.id, trigger: finding.kind };
-    this.quarantine.add(entry).catch((error: unknown) =>
-      this.events.emit({
-        name: 'listener.error',
-        kind: 'alert',
-        outcome: 'failure',
-        agent,
-        reason: `quarantine of ${agent} is in force but could not be saved: ${error instanceof Error ? error.message : String(error)}`,
-      }),
+    quarantineAgent(
+      { quarantine: this.quarantine, events: this.events, registry: this.registry },
+      { agent: flow.agent.name, agentMode: flow.agent.mode, kind: finding.kind, evidence: finding.evidence, flowId: flow.id, tags: flow.tags },
     );
-    if (!already) {
-      this.events.emit({
-        name: 'agent.quarantined',
-        kind: 'alert',
-        agent,
-        agentMode: flow.agent.mode,
-        flowId: flow.id,
-        tags: flow.tags,
-        reason: `agent ${agent} quarantined after ${finding.kind} (${finding.evidence})`.slice(0, 1000),
-      });
-    }
-    for (const other of [...this.registry.all()]) {
-      if (other.agent.name === agent && other.id !== flow.id) other.terminate?.(`agent ${agent} is quarantined`);
-    }
   }
 }

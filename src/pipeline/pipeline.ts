@@ -123,6 +123,53 @@ export class Pipeline {
     return owner === agent.name ? true : `source ${flow.client.address} no longer belongs to agent ${agent.name}`;
   }
 
+  /**
+   * An operator ends one live flow (admin API): a `flow.killed` event now, and its `flow.closed` (with
+   * the reason) once its sockets are closed. Returns the flow, or undefined when none has that id.
+   */
+  kill(flowId: string, reason: string): Flow | undefined {
+    const flow = this.registry.get(flowId);
+    if (!flow) return undefined;
+    this.events.emit({
+      name: 'flow.killed',
+      kind: 'alert',
+      flowId: flow.id,
+      agent: flow.agent.name,
+      agentMode: flow.agent.mode,
+      entry: flow.entry,
+      tags: flow.tags,
+      reason,
+    });
+    this.revoke(flow, reason);
+    return flow;
+  }
+
+  /**
+   * An operator's quarantine (admin API), the same effect as a detection's: in force at once (the next
+   * flow of the agent is refused), every live flow of the agent ends, `agent.quarantined` is emitted.
+   * Resolves once the state file is written. Audit agents are recorded but, as for detections, not blocked.
+   */
+  async quarantineAgent(entry: QuarantineEntry): Promise<{ already: boolean }> {
+    const already = this.quarantine.get(entry.agent) !== undefined;
+    const saved = this.quarantine.add(entry);
+    const agent = this.snapshot.agentNamed(entry.agent);
+    if (!already) {
+      this.events.emit({ name: 'agent.quarantined', kind: 'alert', agent: entry.agent, ...(agent ? { agentMode: agent.mode } : {}), reason: `agent ${entry.agent} quarantined: ${entry.reason}`.slice(0, 1000) });
+    }
+    for (const flow of [...this.registry.all()]) {
+      if (flow.agent.name === entry.agent && flow.agent.mode === 'enforce') this.revoke(flow, `agent ${entry.agent} is quarantined`);
+    }
+    await saved;
+    return { already };
+  }
+
+  /** Releases a quarantined agent now (no reload needed); resolves to whether it was quarantined. */
+  async releaseAgent(agent: string, by: string): Promise<boolean> {
+    const released = await this.quarantine.release(agent);
+    if (released) this.events.emit({ name: 'agent.released', kind: 'state', agent, reason: `agent ${agent} released by ${by}` });
+    return released;
+  }
+
   /** Ends every live flow, e.g. on shutdown. */
   terminateAll(reason: string): void {
     for (const flow of [...this.registry.all()]) this.revoke(flow, reason);
@@ -275,8 +322,10 @@ export class Pipeline {
 
   /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
+    const clientWrittenBefore = client.bytesWritten;
     const handle = relay(client, upstream, this.options.idleMs, inspector);
     flow.terminate = handle.terminate;
+    flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     if (flow.revoked !== undefined) handle.terminate(flow.revoked);
     void handle.done.then((result) =>
@@ -360,7 +409,7 @@ export class Pipeline {
       ...(details.error ? { error: details.error } : {}),
       ...(details.url ? { url: details.url } : {}),
       ...(flow.protocol ? { protocol: flow.protocol } : {}),
-      ...(flow.classification ? { classification: flow.classification } : {}),
+      ...(flow.classification ? { classification: { ...flow.classification, ...(flow.classifiedMs !== undefined ? { time_ms: flow.classifiedMs } : {}) } } : {}),
     });
   }
 }

@@ -1,4 +1,5 @@
 import type { IdentityIndex } from '../identity/identify.js';
+import type { NameReach } from '../policy/name-reach.js';
 import type { AgentPolicy, Decision, DecisionTarget, Rule, RuleSet } from '../policy/types.js';
 
 /**
@@ -18,4 +19,15 @@ export interface PolicySnapshot {
   ruleById(id: string): Rule | undefined;
   /** Re-identifies an agent by name after a reload (flows remember their agent by name). */
   agentNamed(name: string): AgentPolicy | undefined;
+  /** DNS questions (no port): may the agent resolve this name, and what may an answer hand out? */
+  dnsView(agent: AgentPolicy): DnsPolicyView;
+}
+
+/** The DNS listener's view of one agent's compiled policy (see policy/name-reach.ts). */
+export interface DnsPolicyView {
+  reach(host: string): NameReach;
+  /** Undefined when the address may be handed out for `host`; otherwise why not. */
+  vetAddress(host: string, address: string, ports: readonly number[]): Decision | undefined;
+  /** Undefined when `name` may stand in the CNAME chain behind an allowed name; otherwise why not. */
+  vetChainName(name: string, ports: readonly number[]): Decision | undefined;
 }

@@ -75,6 +75,7 @@ export async function runTunnel(
     }, options.peekMs);
   }
   classifier.giveUp();
+  flow.classifiedMs = atMs();
 
   const verdict = judge.judgeClassified(flow, classifier.classification);
   if (verdict.block) return refuse(pipeline, flow, client, upstream, classifier, verdict);

@@ -58,4 +58,15 @@ export class HostMatcher {
     found.takeCovering(this.anyHost);
     return found;
   }
+
+  /** Every rule whose pattern matches the host, whatever its ports (the DNS listener's port-free view). */
+  rulesFor(host: HostKeys): SlottedRule[] {
+    const found = [...(this.exact.get(host.name) ?? [])];
+    for (const labels of this.wildcardLabelCounts) {
+      const parent = host.parentWithLabels(labels);
+      if (parent !== undefined) found.push(...(this.subdomainsOf.get(parent) ?? []));
+    }
+    found.push(...this.anyHost);
+    return found;
+  }
 }

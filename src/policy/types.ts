@@ -135,6 +135,7 @@ export const DETECTION_KINDS = [
   'tunnel_tool',
   'reverse_tunnel',
   'websocket_payload',
+  'dns_tunnel',
 ] as const;
 export type DetectionKind = (typeof DETECTION_KINDS)[number];
 
@@ -157,6 +158,8 @@ export const DEFAULT_DETECTION_ACTIONS: Readonly<Record<DetectionKind, Detection
   tunnel_tool: 'deny',
   reverse_tunnel: 'deny',
   websocket_payload: 'alert',
+  // Blocks the tunnel's domain for the agent (its queries get REFUSED); quarantine is one word away.
+  dns_tunnel: 'deny',
 };
 
 export function detectionAction(ruleSet: RuleSet, kind: DetectionKind): DetectionAction {

@@ -41,7 +41,7 @@ function errorsOf(result: ConfigResult): string[] {
 describe('parseConfigText', () => {
   it('reads every setting, resolving paths against the config file directory', () => {
     expect(configOf(parseConfigText(CONFIG_FILE, FULL))).toEqual({
-      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 } },
+      listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 }, dns: null },
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
       certsDir: '/etc/chokepoint/keys',
@@ -51,7 +51,7 @@ describe('parseConfigText', () => {
         ['example.test', ['127.0.0.1']],
         ['dual.test', ['127.0.0.2', '::1']],
       ]),
-      dns: { cacheMaxEntries: 50, minTtlSeconds: 1, maxTtlSeconds: 60, negativeTtlSeconds: 0, timeoutMs: 500 },
+      dns: { cacheMaxEntries: 50, minTtlSeconds: 1, maxTtlSeconds: 60, negativeTtlSeconds: 0, timeoutMs: 500, upstreams: [] },
       timeouts: { headerMs: 1000, connectMs: 2000, idleMs: 3000, peekMs: 100 },
       limits: { maxHeaderBytes: 8192, maxFlowsTotal: 100, maxFlowsPerAgent: 10 },
     });
@@ -67,7 +67,7 @@ describe('parseConfigText', () => {
   it('fills defaults inside partly written sections', () => {
     const config = configOf(parseConfigText(CONFIG_FILE, 'dns: { timeout_ms: 100 }\nlisten: { socks: null }\n'));
     expect(config.dns).toEqual({ ...DEFAULT_CONFIG.dns, timeoutMs: 100 });
-    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null });
+    expect(config.listen).toEqual({ http: DEFAULT_CONFIG.listen.http, socks: null, dns: null });
   });
 
   it('reports each problem with its line and key path', () => {
@@ -139,7 +139,7 @@ describe('applyCliOverrides', () => {
     expect(config).toEqual({
       ...base,
       rulesDir: '/home/me/my-rules',
-      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 } },
+      listen: { http: { host: '::', port: 8080 }, socks: { host: 'localhost', port: 1081 }, dns: null },
       events: { file: null },
     });
     expect(configOf(applyCliOverrides(base, { events: 'e.jsonl' }, '/home/me')).events).toEqual({ file: '/home/me/e.jsonl' });
