@@ -9,7 +9,7 @@
  * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -444,6 +444,22 @@ allow:
     } finally {
       program.child.kill();
       await program.exited;
+    }
+  });
+
+  it('refuses agent forwarding (ssh -A) as an ssh.refused event; the session itself runs', async () => {
+    const agentSocket = path.join(dir, 'ssh-agent.sock');
+    const sshAgent = startProgram('ssh-agent', ['-D', '-a', agentSocket]);
+    try {
+      await eventually(() => existsSync(agentSocket), 'ssh-agent listening');
+      const result = await ssh('open.test', ['echo', 'hi'], ['-A'], undefined, { ...process.env, SSH_AUTH_SOCK: agentSocket });
+      expect(result.stdout).toBe('hi\n');
+      expect(result.code).toBe(0);
+      const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'auth-agent');
+      expect(refused.event.reason).toMatch(/agent forwarding is not allowed/);
+    } finally {
+      sshAgent.child.kill();
+      await sshAgent.exited;
     }
   });
 
