@@ -26,10 +26,10 @@ Usage:
   chokepoint --help
 
 run      Start the proxy.
-  --config FILE       YAML config: listen, rules, events, sinks, hosts, dns, timeouts, limits, admin,
-                      quarantine (expiry, webhooks) (see README). sinks: stdout / file (rotated) /
-                      syslog (udp, tcp, tls) / http (JSON or Splunk HEC, spooled under state_dir);
-                      sinks replace --events / events.file.
+  --config FILE       YAML config: listen, rules, state_dir, certs_dir, events, sinks, hosts, dns,
+                      timeouts, limits, admin, quarantine (expiry, webhooks) (see README). sinks:
+                      stdout / file (rotated) / syslog (udp, tcp, tls) / http (JSON or Splunk HEC,
+                      spooled under state_dir); sinks replace --events / events.file.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules
   --http HOST:PORT    HTTP forward proxy + CONNECT listener. Default: 127.0.0.1:3128
   --socks HOST:PORT   SOCKS5 listener. Default: 127.0.0.1:1080

@@ -23,6 +23,7 @@ import { QuarantineStore } from './quarantine/store.js';
 import { startAdmin, type AdminParts } from './admin/start-admin.js';
 import { createSinks, SinkSetupError, type SinkTuning } from './sinks/create-sinks.js';
 import type { ManagedSink } from './sinks/queued-sink.js';
+import { SshInterceptor } from './intercept/ssh/interceptor.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -105,6 +106,14 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   for (const sink of configuredSinks) events.addSink(sink);
   const closeSinks = (): Promise<void> => Promise.all(configuredSinks.map((sink) => sink.close())).then(() => undefined);
 
+  const sshInterceptor = new SshInterceptor(events, { certsDir: config.certsDir, loginMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs });
+  // Rules that intercept SSH: have the host key (and its fingerprint event) now, for operators to pin.
+  if (initial.snapshot.ruleSet.agents.some((agent) => agent.rules.some((rule) => rule.intercept))) {
+    await sshInterceptor.hostKey().catch(async (error: unknown) => {
+      await closeSinks();
+      throw new StartupError(`SSH interception host key in ${config.certsDir}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
   const pipeline = new Pipeline(
     initial.snapshot,
     resolver,
@@ -113,6 +122,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     { connectMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs, peekMs: config.timeouts.peekMs, inspect: config.inspect },
     quarantine,
     new QuarantineController(quarantine, events, registry, config.quarantine),
+    sshInterceptor,
   );
   // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
   await pipeline.quarantines.start();

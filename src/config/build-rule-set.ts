@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { UNKNOWN_AGENT_DENY } from '../policy/compile.js';
 import { DEFAULT_DETECTION_ACTIONS, type AgentPolicy, type Rule, type RuleList, type RuleSet } from '../policy/types.js';
+import { interceptionOf } from './ssh-interception-schema.js';
 import { formatKeyPath, type ConfigError } from './errors.js';
 import { validateSource } from './issues.js';
 import { ANY_PORT } from './ports.js';
@@ -111,6 +112,7 @@ function readPolicyFile(text: RuleFileText, errors: ConfigError[], claims: Agent
     errors.push(...validated.errors);
     return undefined;
   }
+  errors.push(...interceptOnDeny(validated.data.deny, source));
   const globalDeny = buildRules(validated.data.deny, 'deny', 'global', source, claims);
   return { parsed: validated.data, globalDeny, source };
 }
@@ -137,6 +139,7 @@ function readAgentFile(text: RuleFileText, errors: ConfigError[], claims: AgentC
     return undefined;
   }
 
+  errors.push(...interceptOnDeny(parsed.deny, source));
   parsed.identify.sources.forEach((cidr, index) => {
     const at = locate(source, ['identify', 'sources', index]);
     claims.sources.push({ key: cidr, owner: parsed.agent, at });
@@ -191,11 +194,22 @@ function buildRules(
       ...(parsed.host !== undefined && { host: parsed.host }),
       ...(parsed.cidr !== undefined && { cidr: parsed.cidr }),
       ports: parsed.ports ?? (list === 'deny' ? [{ ...ANY_PORT }] : DEFAULT_ALLOW_PORTS.map((range) => ({ ...range }))),
-      ...(parsed.protocols !== undefined && { protocols: parsed.protocols }),
+      // An intercepting rule exists to carry SSH, whatever its port.
+      ...(parsed.protocols !== undefined ? { protocols: parsed.protocols } : parsed.intercept === 'ssh' ? { protocols: ['ssh' as const] } : {}),
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
+      ...(parsed.intercept === 'ssh' && parsed.ssh !== undefined && { intercept: interceptionOf(parsed.ssh) }),
       source: { file: source.file, line: at.line },
     };
   });
+}
+
+/** A deny rule refuses the flow before it could be intercepted: `intercept` there is a mistake. */
+function interceptOnDeny(rules: readonly ParsedRule[], source: YamlSource): ConfigError[] {
+  return rules.flatMap((rule, index) =>
+    rule.intercept === undefined
+      ? []
+      : [located(locate(source, ['deny', index, 'intercept']), 'intercept applies to allow and alert rules; a deny rule refuses the flow')],
+  );
 }
 
 /**

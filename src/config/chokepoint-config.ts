@@ -29,6 +29,11 @@ export interface ChokepointConfig {
    */
   stateDir: string;
   /**
+   * Absolute path of the directory of interception key material: the SSH host key Chokepoint shows
+   * agents (generated on first use) and the private keys `intercept: ssh` rules name.
+   */
+  certsDir: string;
+  /**
    * Classify tunnel bytes before dialling (default). `false` turns a tunnel into a plain relay judged on
    * its target only — for measuring the cost of inspection, not for production.
    */
@@ -71,6 +76,7 @@ export const DEFAULT_CONFIG = {
   listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '127.0.0.1', port: 1080 }, dns: null, transparent: null },
   rulesDir: 'rules',
   stateDir: '.chokepoint-state',
+  certsDir: 'certs',
   inspect: true,
   events: { file: null, heartbeatSeconds: 60 },
   dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },

@@ -194,6 +194,7 @@ export const configFileSchema = z
     listen: listenSchema,
     rules: z.string().min(1, 'rules is empty').default(DEFAULT_CONFIG.rulesDir),
     state_dir: z.string().min(1, 'state_dir is empty').default(DEFAULT_CONFIG.stateDir),
+    certs_dir: z.string().min(1, 'certs_dir is empty').default(DEFAULT_CONFIG.certsDir),
     inspect: z.boolean().default(DEFAULT_CONFIG.inspect),
     events: z
       .strictObject({
@@ -230,6 +231,7 @@ export const configFileSchema = z
       listen: raw.listen,
       rulesDir: raw.rules,
       stateDir: raw.state_dir,
+      certsDir: raw.certs_dir,
       inspect: raw.inspect,
       events: raw.events,
       hosts: raw.hosts,

@@ -41,6 +41,7 @@ export function defaultConfig(baseDir: string): ChokepointConfig {
     listen: { http: { ...DEFAULT_CONFIG.listen.http }, socks: { ...DEFAULT_CONFIG.listen.socks }, dns: null, transparent: null },
     rulesDir: path.resolve(baseDir, DEFAULT_CONFIG.rulesDir),
     stateDir: path.resolve(baseDir, DEFAULT_CONFIG.stateDir),
+    certsDir: path.resolve(baseDir, DEFAULT_CONFIG.certsDir),
     inspect: DEFAULT_CONFIG.inspect,
     events: { ...DEFAULT_CONFIG.events },
     hosts: new Map(),
@@ -73,6 +74,7 @@ export function parseConfigText(file: string, text: string): ConfigResult {
   const baseDir = path.dirname(path.resolve(file));
   config.rulesDir = path.resolve(baseDir, config.rulesDir);
   config.stateDir = path.resolve(baseDir, config.stateDir);
+  config.certsDir = path.resolve(baseDir, config.certsDir);
   if (config.events.file !== null) config.events.file = path.resolve(baseDir, config.events.file);
   if (config.admin?.tokenFile !== undefined) config.admin.tokenFile = path.resolve(baseDir, config.admin.tokenFile);
   config.sinks = resolveSinkPaths(config.sinks, baseDir);

@@ -14,6 +14,7 @@ import { DEFAULT_DETECTION_ACTIONS, DETECTION_KINDS } from '../policy/types.js';
 import { budgetsSchema } from './budget-schema.js';
 import { normaliseHostPattern } from './host-pattern.js';
 import { parsePortList } from './ports.js';
+import { sshInterceptionSchema } from './ssh-interception-schema.js';
 
 const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /**
@@ -114,6 +115,8 @@ const ruleSchema = z
       .min(1, 'lists no protocols; omit the key for the defaults')
       .optional(),
     reason: reasonSchema.optional(),
+    intercept: z.enum(['ssh']).optional(),
+    ssh: sshInterceptionSchema.optional(),
   })
   .superRefine(
     (rule, ctx) => {
@@ -121,6 +124,15 @@ const ruleSchema = z
         ctx.addIssue({ code: 'custom', message: 'a rule has either host or cidr, not both', path: ['cidr'] });
       } else if (rule.host === undefined && rule.cidr === undefined) {
         ctx.addIssue({ code: 'custom', message: 'a rule needs a host or a cidr' });
+      }
+      if (rule.intercept === 'ssh' && rule.ssh === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'intercept: ssh needs an ssh: mapping (user, key, host_key_sha256)', path: ['intercept'] });
+      }
+      if (rule.ssh !== undefined && rule.intercept !== 'ssh') {
+        ctx.addIssue({ code: 'custom', message: 'ssh: settings only apply with intercept: ssh', path: ['ssh'] });
+      }
+      if (rule.intercept === 'ssh' && rule.protocols !== undefined && !rule.protocols.includes('ssh')) {
+        ctx.addIssue({ code: 'custom', message: 'intercept: ssh needs ssh among the protocols (or omit protocols)', path: ['protocols'] });
       }
     },
     // Run even when a field failed (so every problem of a rule shows at once), but only on a mapping.

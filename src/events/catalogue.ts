@@ -35,6 +35,10 @@ export const LIFECYCLE_EVENT_NAMES = [
   'sink.error',
   'sink.dropped',
   'sink.spool_overflow',
+  'ssh.host_key',
+  'ssh.command',
+  'ssh.refused',
+  'ssh.upstream_failed',
 ] as const satisfies readonly EventName[];
 
 /** Fails to compile when a name is added to the EventName union but not to the list above. */

@@ -32,6 +32,11 @@ export type EventName =
   | 'sink.error'
   | 'sink.dropped'
   | 'sink.spool_overflow'
+  /** SSH interception (intercept: ssh): the proxy's host key, programs run, requests refused, upstream failures. */
+  | 'ssh.host_key'
+  | 'ssh.command'
+  | 'ssh.refused'
+  | 'ssh.upstream_failed'
   | `detection.${string}`;
 
 export type EntryMode = 'http' | 'connect' | 'socks5' | 'transparent';

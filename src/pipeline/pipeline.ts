@@ -10,6 +10,7 @@ import { dialFirst, type DialResult } from '../net/dialer.js';
 import { formatAddress } from '../net/address.js';
 import { normaliseHostname } from '../net/hostname.js';
 import type { Resolver } from '../net/resolver.js';
+import type { SshInterceptor } from '../intercept/ssh/interceptor.js';
 import type { AgentPolicy, Decision } from '../policy/types.js';
 import { BudgetTracker } from '../budgets/tracker.js';
 import { QuarantineController } from '../quarantine/controller.js';
@@ -81,6 +82,8 @@ export class Pipeline {
     readonly quarantine: QuarantineStore,
     /** Entering / leaving quarantine (events, flows closed, expiry, webhooks); built on `quarantine`. */
     readonly quarantines: QuarantineController = new QuarantineController(quarantine, events, registry, DEFAULT_QUARANTINE_CONFIG),
+    /** Terminates SSH on `intercept: ssh` rules; without it such flows are refused (never relayed raw). */
+    readonly sshInterceptor?: SshInterceptor,
   ) {
     this.judge = new FlowJudge(() => this.snapshot, events, quarantines);
     this.budgets = new BudgetTracker(events, registry, quarantines, {
@@ -324,6 +327,11 @@ export class Pipeline {
 
   /** A tunnel judged on its target only: dial, acknowledge, relay (no peek, no classification). */
   private async plainTunnel(flow: Flow, client: net.Socket, early: Buffer, acknowledge: () => void): Promise<void> {
+    if (this.snapshot.ruleById(flow.decision.rule)?.intercept) {
+      // Interception needs the bytes classified; relaying them raw would bypass it.
+      this.close(flow, { outcome: 'failure', reason: 'SSH interception needs inspect: true' });
+      return void client.destroy();
+    }
     const dial = await this.connect(flow);
     if (!dial.ok) return void client.destroy();
     acknowledge();

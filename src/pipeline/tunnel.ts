@@ -5,7 +5,7 @@ import { FlowClassifier } from '../inspect/flow-classifier.js';
 import type { Direction } from '../inspect/types.js';
 import type { FlowJudge, Verdict } from './flow-judge.js';
 import type { Pipeline } from './pipeline.js';
-import { refusalBytes, unreachableBytes } from './protocol-refusal.js';
+import { refusalBytes, sshDisconnect, unreachableBytes } from './protocol-refusal.js';
 
 /**
  * The life of a byte tunnel (CONNECT, SOCKS5, later transparent) after its target was allowed:
@@ -79,6 +79,22 @@ export async function runTunnel(
 
   const verdict = judge.judgeClassified(flow, classifier.classification);
   if (verdict.block) return refuse(pipeline, flow, client, upstream, classifier, verdict);
+
+  const interception = pipeline.policy.ruleById(flow.decision.rule)?.intercept;
+  if (interception && classifier.classification.protocol === 'ssh') {
+    // Never relayed raw: without an interceptor the flow is refused.
+    if (!pipeline.sshInterceptor) {
+      upstream?.destroy();
+      pipeline.close(flow, { outcome: 'failure', reason: 'SSH interception is not available in this proxy' });
+      return endWithFarewell(client, sshDisconnect('SSH interception is not available in this proxy'));
+    }
+    // The server's bytes read while the agent was silent go back to the socket the SSH client will read.
+    if (upstream && heldDown.length > 0) upstream.unshift(Buffer.concat(heldDown));
+    return pipeline.sshInterceptor.intercept({
+      pipeline, judge, flow, client, held: heldUp, classification: classifier.classification, interception,
+      ...(upstream ? { upstream } : {}),
+    });
+  }
 
   if (!upstream) {
     const dial = await pipeline.connect(flow);

@@ -37,7 +37,27 @@ export interface Rule {
   protocols?: ProtocolName[];
   /** Text written for the agent that reads the denial (deny rules), or for the analyst (alert rules). */
   reason?: string;
+  /** Allow / alert rules only: SSH on this rule is terminated by Chokepoint and re-originated upstream. */
+  intercept?: SshInterception;
   source?: RuleSource;
+}
+
+/**
+ * `intercept: ssh`: the agent's SSH ends at Chokepoint, which logs in upstream itself with a key only it
+ * holds, over the pinned host key, and relays sessions; forwarding of any kind is refused.
+ */
+export interface SshInterception {
+  kind: 'ssh';
+  /** Upstream user name Chokepoint logs in as. */
+  user: string;
+  /** Private key file, relative to the certs directory (never the key itself). */
+  key: string;
+  /** Pinned upstream host key, OpenSSH spelling without padding: "SHA256:<43 base64 characters>". */
+  hostKeySha256: string;
+  /** Allowed exec commands (first word); undefined = any exec, shell and subsystem. */
+  exec?: string[];
+  /** Allowed subsystems (e.g. sftp); undefined = any when `exec` is undefined, none otherwise. */
+  subsystems?: string[];
 }
 
 export type AgentMode = 'enforce' | 'audit';

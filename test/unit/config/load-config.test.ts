@@ -18,6 +18,7 @@ const CONFIG_FILE = '/etc/chokepoint/chokepoint.yaml';
 const FULL = `listen: { http: "127.0.0.1:3128", socks: "[::1]:1080" }
 rules: ./rules
 state_dir: /var/lib/chokepoint
+certs_dir: ./keys
 events: { file: logs/events.jsonl, heartbeat_s: 15 }
 hosts:
   Example.TEST.: 127.0.0.1
@@ -43,6 +44,7 @@ describe('parseConfigText', () => {
       listen: { http: { host: '127.0.0.1', port: 3128 }, socks: { host: '::1', port: 1080 }, dns: null, transparent: null },
       rulesDir: '/etc/chokepoint/rules',
       stateDir: '/var/lib/chokepoint',
+      certsDir: '/etc/chokepoint/keys',
       inspect: true,
       events: { file: '/etc/chokepoint/logs/events.jsonl', heartbeatSeconds: 15 },
       hosts: new Map([

@@ -1,0 +1,55 @@
+import type { SshInterception } from '../../policy/types.js';
+
+/**
+ * What an intercepted SSH session may run. Without `exec` in the rule the session is unrestricted
+ * (any exec, shell, subsystem). With it, only those commands run, and only in a form the upstream
+ * shell cannot widen: sshd hands the command line to the user's shell, so `git-upload-pack 'x'; curl …`
+ * would run both. A command is therefore its first word followed by arguments that are either
+ * single-quoted (inside which nothing is special to a POSIX shell) or plain words of safe characters —
+ * which is exactly what git sends (`git-upload-pack '/srv/repo.git'`).
+ */
+
+export type SessionJudgement = { ok: true } | { ok: false; reason: string };
+
+const SAFE_WORD = /^[A-Za-z0-9._+/:@%=,-]+$/;
+const ARGUMENT = /^(?:'[^']*'|[A-Za-z0-9._+/:@%=,-]+)$/;
+
+export function judgeExec(interception: SshInterception, command: string): SessionJudgement {
+  const allowed = interception.exec;
+  if (allowed === undefined) return { ok: true };
+  const words = command.trim().split(/ +/);
+  const first = words[0] ?? '';
+  if (!allowed.includes(first)) {
+    return { ok: false, reason: `command "${printable(first)}" is not allowed here; ${describeSessionPolicy(interception)}` };
+  }
+  const unsafe = words.slice(1).find((word) => !ARGUMENT.test(word));
+  if (unsafe !== undefined || !SAFE_WORD.test(first)) {
+    return {
+      ok: false,
+      reason: `the arguments of ${first} may be single-quoted strings or plain words only (shell syntax such as ${JSON.stringify(printable(unsafe ?? first))} is refused); ${describeSessionPolicy(interception)}`,
+    };
+  }
+  return { ok: true };
+}
+
+export function judgeShell(interception: SshInterception): SessionJudgement {
+  return interception.exec === undefined ? { ok: true } : { ok: false, reason: `an interactive shell is not allowed here; ${describeSessionPolicy(interception)}` };
+}
+
+export function judgeSubsystem(interception: SshInterception, name: string): SessionJudgement {
+  const allowed = interception.subsystems;
+  if (allowed === undefined ? interception.exec === undefined : allowed.includes(name)) return { ok: true };
+  return { ok: false, reason: `subsystem "${printable(name)}" is not allowed here; ${describeSessionPolicy(interception)}` };
+}
+
+/** One sentence for the agent: what this SSH destination lets it do. */
+export function describeSessionPolicy(interception: SshInterception): string {
+  if (interception.exec === undefined) return 'allowed: sessions (exec, shell, subsystems); no port, X11 or agent forwarding';
+  const subsystems = interception.subsystems?.length ? `; subsystems: ${interception.subsystems.join(', ')}` : '';
+  return `allowed: exec of ${interception.exec.join(', ')}${subsystems}; no shell, no port, X11 or agent forwarding`;
+}
+
+/** Agent-supplied text inside our messages: printable ASCII, bounded. */
+export function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
