@@ -77,7 +77,8 @@ export class FlowClassifier {
         classifier: this.ssh,
         role: 'namer',
         continuous: (p) => p === 'ssh',
-        finished: () => this.ssh.encryptedFrom('up') !== undefined && this.ssh.encryptedFrom('down') !== undefined,
+        // ...and after NEWKEYS the packet sizes and timings that reveal `ssh -R`, for a bounded stretch.
+        finished: () => this.ssh.encryptedFrom('up') !== undefined && this.ssh.encryptedFrom('down') !== undefined && this.ssh.behaviourFinished,
       },
       { classifier: new Http2PrefaceClassifier(), role: 'namer', continuous: never },
       { classifier: this.nested, role: 'namer', continuous: never },

@@ -118,7 +118,7 @@ export function strongestAction(findings: readonly ProtocolFinding[]): Detection
 }
 
 function finding(ruleSet: RuleSet, kind: DetectionKind, confidence: Confidence, evidence: string, reason: string): ProtocolFinding {
-  return { kind, action: detectionAction(ruleSet, kind), confidence, evidence, reason };
+  return { kind, action: detectionAction(ruleSet, kind, confidence), confidence, evidence, reason };
 }
 
 function reasonFor(kind: DetectionKind): string {
