@@ -74,6 +74,9 @@ export class ReverseTunnelAnalyser {
   private authUnit = 0;
   private postAuthClientUnits = 0;
   private remoteForward: { size: number; atMs: number; detail: string } | undefined;
+  private sessionOpened = false;
+  /** A tcpip-forward-sized request that could also be no-more-sessions, waiting for its reply. */
+  private ambiguousForward: { size: number; request: number; atMs: number } | undefined;
   private replyWatch = 0;
   private replySeen = false;
   private serverOpen: { size: number; atMs: number; unit: number } | undefined;
@@ -136,52 +139,83 @@ export class ReverseTunnelAnalyser {
       this.checkOpenConfirmation(size, atMs);
       this.checkKeystrokeEcho(size, atMs);
     } else {
-      this.checkReply(size);
+      this.checkReply(size, atMs);
       this.pendingOpen = size >= this.sizes.forwardedOpenMin && size <= this.sizes.forwardedOpenMax ? { size, atMs } : undefined;
     }
     this.checkInnerSsh(side, size, atMs);
-    const suspicious = this.remoteForward !== undefined || this.serverOpen !== undefined;
+    const suspicious = this.remoteForward !== undefined || this.serverOpen !== undefined || this.ambiguousForward !== undefined;
     if (this.highestConfidence() === 'high') this.done = true;
     else if (!suspicious && sinceAuth >= POST_AUTH_QUIET_UNITS) this.done = true;
     else if (sinceAuth >= SUSPICIOUS_MAX_UNITS) this.done = true;
   }
 
-  /** R2: `ssh -R` sends tcpip-forward requests right after authentication, before its session. */
+  /**
+   * R2: `ssh -R` sends its tcpip-forward requests right after authentication, before its session open
+   * and its no-more-sessions request. Where a tcpip-forward is the same size as no-more-sessions (which
+   * `ssh -N` sends alone), the request is only believed once a reply or the session open follows it,
+   * since no-more-sessions asks for no reply.
+   */
   private checkRemoteForward(size: number, atMs: number): void {
-    if (this.remoteForward || this.postAuthClientUnits > REMOTE_FORWARD_POSITION || this.authAt === undefined) return;
-    const sinceAuth = atMs - (this.authAt ?? atMs);
+    if (this.remoteForward || this.authAt === undefined) return;
+    const ambiguous = this.ambiguousForward;
+    if (ambiguous) {
+      this.ambiguousForward = undefined;
+      if (this.opensSession(size) || size === this.sizes.noMoreSessions) this.reportRemoteForward(ambiguous.size, ambiguous.request, ambiguous.atMs, atMs, 'followed by the session open');
+      return;
+    }
+    if (this.sessionOpened || this.postAuthClientUnits > REMOTE_FORWARD_POSITION) return;
+    // OpenSSH requests its remote forwards before it opens the session: once the session is open,
+    // later requests of the same size are something else.
+    if (this.opensSession(size)) {
+      this.sessionOpened = true;
+      return;
+    }
     const request = this.remoteForwardIn(size);
     if (request === undefined) return;
-    if (this.sizes.keepaliveLookalikes.has(request) && sinceAuth > KEEPALIVE_GUARD_MS) return;
-    this.remoteForward = { size, atMs, detail: request === size ? `${size}` : `${request} (in a ${size}-byte read)` };
+    if (this.sizes.keepaliveLookalikes.has(request) && atMs - this.authAt > KEEPALIVE_GUARD_MS) return;
     this.replyWatch = 4;
-    this.report('remote-forward', 'medium', 'up', atMs,
-      `client sent a tcpip-forward-sized request (${this.remoteForward.detail} bytes) ${Math.round(sinceAuth)} ms after authentication succeeded, before opening a session (ssh -R)`);
+    if (request === size && size === this.sizes.noMoreSessions) this.ambiguousForward = { size, request, atMs };
+    else this.reportRemoteForward(size, request, atMs, atMs, undefined);
+  }
+
+  private opensSession(size: number): boolean {
+    const { sessionOpen, noMoreSessions } = this.sizes;
+    return size === sessionOpen || size === sessionOpen + noMoreSessions;
+  }
+
+  private reportRemoteForward(size: number, request: number, atMs: number, decidedAtMs: number, confirmation: string | undefined): void {
+    const sinceAuth = atMs - (this.authAt ?? atMs);
+    const detail = request === size ? `${size}` : `${request} (in a ${size}-byte read)`;
+    this.remoteForward = { size, atMs, detail };
+    const confirmed = confirmation === undefined ? '' : `, ${confirmation}`;
+    this.report('remote-forward', 'medium', 'up', decidedAtMs,
+      `client sent a tcpip-forward-sized request (${detail} bytes) ${formatMs(sinceAuth)} after authentication succeeded, before any session (ssh -R)${confirmed}`);
   }
 
   /**
    * The tcpip-forward size a client unit holds, if any: the unit itself, or (when reads are units) a read
-   * that also carries the session open and no-more-sessions OpenSSH writes right after it.
+   * that also carries what OpenSSH writes right after it (session open, no-more-sessions).
    */
   private remoteForwardIn(size: number): number | undefined {
     const { tcpipForward, sessionOpen, noMoreSessions } = this.sizes;
     if (tcpipForward.has(size)) return size;
     if (this.framers.client.framesPackets) return undefined;
-    // A read equal to a plain session start is a plain session start, whatever else it could split into.
-    if (size === sessionOpen || size === sessionOpen + noMoreSessions) return undefined;
-    for (const rest of [sessionOpen, sessionOpen + noMoreSessions]) {
+    for (const rest of [noMoreSessions, sessionOpen, sessionOpen + noMoreSessions]) {
       if (tcpipForward.has(size - rest)) return size - rest;
     }
     return undefined;
   }
 
-  private checkReply(size: number): void {
+  private checkReply(size: number, atMs: number): void {
     if (this.replyWatch === 0) return;
     this.replyWatch -= 1;
-    if (size === this.sizes.bareServerMessage || size === this.sizes.allocatedPortReply) {
-      this.replySeen = true;
-      this.replyWatch = 0;
-    }
+    if (size !== this.sizes.bareServerMessage && size !== this.sizes.allocatedPortReply) return;
+    this.replySeen = true;
+    this.replyWatch = 0;
+    const ambiguous = this.ambiguousForward;
+    if (!ambiguous) return;
+    this.ambiguousForward = undefined;
+    this.reportRemoteForward(ambiguous.size, ambiguous.request, ambiguous.atMs, atMs, `answered by a ${size}-byte reply ${formatMs(atMs - ambiguous.atMs)} later`);
   }
 
   /** R3: the server opened a channel (forwarded-tcpip) and the client confirmed it at once. */
