@@ -2,6 +2,7 @@ import { HttpClassifier } from './http/http-classifier.js';
 import { Http2PrefaceClassifier } from './signatures/http2-preface.js';
 import { NestedProxyClassifier } from './signatures/nested-proxy.js';
 import { ReverseShellClassifier } from './signatures/reverse-shell.js';
+import { TunnelToolClassifier } from './signatures/tunnel-tools.js';
 import { SshClassifier } from './ssh/ssh-classifier.js';
 import { HttpMiningClassifier } from './stratum/http-mining.js';
 import { inspectMessage, StratumClassifier } from './stratum/stratum-classifier.js';
@@ -15,7 +16,7 @@ import type { WebSocketMessageHook } from './websocket/websocket-inspector.js';
  * Two kinds of classifier take part:
  * - *namers* (TLS, SSH, HTTP, HTTP/2, nested SOCKS / PROXY protocol, Stratum) each claim or reject the
  *   flow; the first to claim it names the protocol; when all reject, the flow is `unknown`;
- * - *watchers* (mining over HTTP, reverse-shell banners) only raise detections.
+ * - *watchers* (mining over HTTP, reverse-shell banners, bore / frp control channels) only raise detections.
  * After the protocol is named, only what can still learn something keeps being fed — plaintext HTTP
  * (every request, WebSocket messages), Stratum, and the watchers of unnamed flows — so the cost of
  * inspection stops where the bytes become opaque (TLS, SSH). Every classifier has hard caps; this
@@ -86,6 +87,8 @@ export class FlowClassifier {
       { classifier: this.stratum, role: 'namer', continuous: (p) => p === 'stratum' || p === 'unknown' },
       { classifier: this.httpMining, role: 'watcher', continuous: (p) => p === 'http' },
       { classifier: new ReverseShellClassifier(), role: 'watcher', continuous: (p) => p === 'unknown' || p === 'reverse-shell' },
+      // bore and frp control channels (JSON no namer claims) when they run without TLS.
+      { classifier: new TunnelToolClassifier(), role: 'watcher', continuous: (p) => p === 'unknown' },
     ];
   }
 
