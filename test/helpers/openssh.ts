@@ -9,7 +9,7 @@ import { tcpUpstream } from './upstreams.js';
 
 /**
  * The ProxyCommand: opens a CONNECT (`connect`) or SOCKS5 (`socks5`) tunnel to `host:port` through the
- * proxy, then joins the tunnel to its stdin/stdout. A refusal of the tunnel itself is printed on stderr.
+ * proxy (from the loopback address given as 5th argument, if any), then joins the tunnel to its stdin/stdout. A refusal of the tunnel itself is printed on stderr.
  * Written to a temp file at run time, as plain JavaScript, because ssh runs it as a separate program.
  *
  * When the proxy closes the tunnel the command keeps draining stdin until ssh closes it, as `nc` does:
@@ -18,8 +18,9 @@ import { tcpUpstream } from './upstreams.js';
  */
 export const PROXY_COMMAND_SCRIPT = `
 const net = require('node:net');
-const [mode, proxyPort, host, port] = process.argv.slice(2);
-const socket = net.connect(Number(proxyPort), '127.0.0.1');
+const [mode, proxyPort, host, port, source] = process.argv.slice(2);
+// An optional source address (another loopback address) lets a test act as a second agent.
+const socket = net.connect({ port: Number(proxyPort), host: '127.0.0.1', ...(source ? { localAddress: source } : {}) });
 let buffered = Buffer.alloc(0);
 let handshaking = true;
 const join = (rest) => {

@@ -64,6 +64,17 @@ function finished(child: ChildProcess, killAfterMs = 30_000): Promise<Finished> 
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Ends a client that has done its part. Waits for the process itself, not its pipes: ssh's ProxyCommand
+ * inherits them and may outlive it by a moment.
+ */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  return exited;
+}
+
 describe.skipIf(unavailable !== undefined)('reverse tunnels in real OpenSSH sessions through the proxy', () => {
   let dir: string;
   let clientKey: string;
@@ -90,7 +101,16 @@ describe.skipIf(unavailable !== undefined)('reverse tunnels in real OpenSSH sess
     // The agent's own sshd, which the reverse tunnel exposes to the outside.
     agentSshd = await startSshServer(lab, authorizedKeys);
     echo = await echoUpstream();
+    // The auditor agent (127.0.0.2) is only reported on, so its reverse session runs to the end and every
+    // finding shows, the inner session and its keystrokes included.
     rules = await tempRules(POLICY, {
+      auditor: `agent: auditor
+mode: audit
+identify: { sources: ["127.0.0.2/32"] }
+allow:
+  - { host: outside.test, ports: [${outside.port}], protocols: [ssh] }
+  - { cidr: 127.0.0.1/32, ports: [${outside.port}], protocols: [ssh] }
+`,
       shell: `agent: shell
 identify: { sources: ["127.0.0.1/32"] }
 allow:
@@ -122,9 +142,9 @@ allow:
     '-o', 'StrictHostKeyChecking=no',
     '-o', 'UserKnownHostsFile=/dev/null',
   ];
-  const viaProxy = (mode: 'connect' | 'socks5'): string[] => {
+  const viaProxy = (mode: 'connect' | 'socks5', source = ''): string[] => {
     const proxyPort = mode === 'connect' ? proxy.proxy.http?.port : proxy.socksPort;
-    return ['-o', `ProxyCommand=${process.execPath} ${scriptPath} ${mode} ${proxyPort} %h %p`];
+    return ['-o', `ProxyCommand=${process.execPath} ${scriptPath} ${mode} ${proxyPort} %h %p ${source}`.trimEnd()];
   };
   /** The ssh command line of the agent towards the outside server. */
   const agentSsh = (mode: 'connect' | 'socks5', extra: string[]): string[] => [...baseOptions(), ...viaProxy(mode), '-p', String(outside.port), ...extra];
@@ -156,7 +176,6 @@ allow:
     const agent = spawn('ssh', agentSsh(mode, [...cipherOptions, '-R', `0:127.0.0.1:${agentSshd.port}`, 'root@outside.test', ...remoteCommand]), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     agent.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const agentExit = finished(agent, 40_000);
     const deadline = Date.now() + 20_000;
     let port: number | undefined;
     while (port === undefined && Date.now() < deadline) {
@@ -165,15 +184,11 @@ allow:
     }
     if (port === undefined) throw new Error(`ssh -R did not report its allocated port: ${stderr}`);
     // The outside uses the tunnel: an inner SSH login to the agent's own sshd.
-    const inner = spawn('ssh', [...baseOptions(), '-p', String(port), 'root@127.0.0.1', 'echo', 'inner'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const innerExit = finished(inner);
+    const inner = spawn('ssh', [...baseOptions(), '-p', String(port), 'root@127.0.0.1', 'echo', 'inner'], { stdio: 'ignore' });
     const highEvent = await high;
     const closedEvent = await closed;
-    // Cut off mid-handshake, the inner client may wait for bytes that will never come; the agent's ssh
-    // may linger behind its ProxyCommand.
-    inner.kill('SIGTERM');
-    agent.kill('SIGTERM');
-    await Promise.all([innerExit, agentExit]);
+    // Cut off mid-handshake, the inner client may wait for bytes that will never come.
+    await Promise.all([stop(inner), stop(agent)]);
     const mediumEvent = reverseTunnelEventsOf(highEvent.chokepoint.flow_id).find((event) => event.chokepoint.detection?.confidence === 'medium');
     return { ...(mediumEvent ? { medium: mediumEvent } : {}), high: highEvent, closed: closedEvent };
   }
@@ -206,16 +221,55 @@ allow:
     const detected = nextEvent(proxy.log, (event) => event.event.action === 'detection.reverse_tunnel', 20_000);
     const closed = nextEvent(proxy.log, closedFlow, 20_000);
     // Nothing ever connects to the forward: only the request right after authentication can tell.
-    const agent = spawn('ssh', agentSsh('connect', ['-c', 'aes128-gcm@openssh.com', '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${agentSshd.port}`, 'root@outside.test']), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exit = finished(agent);
+    const agent = spawn('ssh', agentSsh('connect', ['-c', 'aes128-gcm@openssh.com', '-N', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:${agentSshd.port}`, 'root@outside.test']), { stdio: 'ignore' });
     const event = await detected;
     expect(event.chokepoint.detection).toMatchObject({ kind: 'reverse_tunnel', confidence: 'medium', action: 'alert' });
     expect(event.chokepoint.detection?.evidence).toMatch(/tcpip-forward-sized request \(\d+ bytes\)/);
     record('ssh -N -R aes128-gcm, forward unused', true, event.chokepoint.flow_id);
-    agent.kill('SIGTERM');
-    await exit;
+    await stop(agent);
     await closed;
   });
+
+  it('follows a whole reverse session of an audited agent: forward, server-opened channel, inner SSH, wrapped keystrokes', async () => {
+    const closed = nextEvent(proxy.log, (event) => closedFlow(event) && event.chokepoint.agent === 'auditor', 40_000);
+    const keystrokes = nextEvent(proxy.log, (event) => event.event.action === 'detection.reverse_tunnel' && /wrapped SSH keystroke/.test(event.chokepoint.detection?.evidence ?? ''), 40_000);
+    const agent = spawn('ssh', [...baseOptions(), ...viaProxy('connect', '127.0.0.2'), '-p', String(outside.port), '-N', '-R', `0:127.0.0.1:${agentSshd.port}`, 'root@outside.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    agent.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    let port: number | undefined;
+    for (let waited = 0; port === undefined && waited < 400; waited++) {
+      port = Number(/Allocated port (\d+) for remote forward/.exec(stderr)?.[1]) || undefined;
+      if (port === undefined) await sleep(50);
+    }
+    if (port === undefined) throw new Error(`ssh -R did not report its allocated port: ${stderr}`);
+    // The outside logs in through the tunnel and types, one key at a time, into the agent's own shell.
+    const inner = spawn('ssh', [...baseOptions(), '-tt', '-p', String(port), 'root@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const innerExit = finished(inner);
+    await sleep(1000);
+    for (const character of 'echo reverse-$((6*7))\n') {
+      inner.stdin.write(character);
+      await sleep(40);
+    }
+    const keystrokeEvent = await keystrokes;
+    inner.stdin.write('exit\n');
+    const innerResult = await innerExit;
+    expect(innerResult.stdout).toContain('reverse-42');
+    await stop(agent);
+    const flowId = (await closed).chokepoint.flow_id;
+    expect(keystrokeEvent.chokepoint.flow_id).toBe(flowId);
+    const findings = reverseTunnelEventsOf(flowId).map((event) => event.chokepoint.detection);
+    record('ssh -N -R, inner interactive session (audit)', true, flowId);
+    expect(findings.map((finding) => finding?.evidence.split(' ').slice(0, 3).join(' '))).toEqual([
+      'client sent a',
+      'after the tcpip-forward',
+      'an SSH session',
+      expect.stringMatching(/^\d+ server-initiated \d+-byte/),
+    ]);
+    expect(findings.map((finding) => finding?.confidence).slice(0, 3)).toEqual(['medium', 'high', 'high']);
+    expect(findings.every((finding) => finding?.kind === 'reverse_tunnel')).toBe(true);
+    // Audited: reported with the action the policy names, never enforced.
+    expect(reverseTunnelEventsOf(flowId).every((event) => event.chokepoint.enforced === false)).toBe(true);
+  }, 45_000);
 
   /** Runs a command to completion through the proxy and returns the flow's close event. */
   async function benignFlow(name: string, run: () => Promise<void>): Promise<ChokepointEvent> {
@@ -318,26 +372,22 @@ allow:
   it('raises nothing for a local forward (ssh -L): the agent reaching out is not a reverse tunnel', async () => {
     const port = await freePort();
     await benignFlow('ssh -L', async () => {
-      const child = spawn('ssh', agentSsh('connect', ['-N', '-L', `${port}:127.0.0.1:${echo.port}`, 'root@outside.test']), { stdio: ['ignore', 'pipe', 'pipe'] });
-      const done = finished(child);
+      const child = spawn('ssh', agentSsh('connect', ['-N', '-L', `${port}:127.0.0.1:${echo.port}`, 'root@outside.test']), { stdio: 'ignore' });
       await echoThrough(port, Buffer.from('through -L\n'), 'through -L');
-      child.kill('SIGTERM');
-      await done;
+      await stop(child);
     });
   });
 
   it('raises nothing for a dynamic forward (ssh -D)', async () => {
     const port = await freePort();
     await benignFlow('ssh -D', async () => {
-      const child = spawn('ssh', agentSsh('socks5', ['-N', '-D', `127.0.0.1:${port}`, 'root@outside.test']), { stdio: ['ignore', 'pipe', 'pipe'] });
-      const done = finished(child);
+      const child = spawn('ssh', agentSsh('socks5', ['-N', '-D', `127.0.0.1:${port}`, 'root@outside.test']), { stdio: 'ignore' });
       const portBytes = Buffer.alloc(2);
       portBytes.writeUInt16BE(echo.port);
       // SOCKS5: no-auth greeting and a CONNECT to the echo server, then the payload, all in one write.
       const greeting = Buffer.concat([Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1]), portBytes, Buffer.from('through -D\n')]);
       await echoThrough(port, greeting, 'through -D');
-      child.kill('SIGTERM');
-      await done;
+      await stop(child);
     });
   });
 });

@@ -131,9 +131,9 @@ const REVERSE_SESSION: Step[] = [
 ];
 
 describe('ReverseTunnelAnalyser', () => {
-  it('reports ssh -R at medium on the request, then high when the server opens a channel (GCM, exact framing)', () => {
+  it('reports ssh -R at medium on the request, then high when the server opens a channel and SSH runs in it (GCM, exact framing)', () => {
     const findings = run(GCM, REVERSE_SESSION);
-    expect(findings.map((f) => [f.rule, f.confidence])).toEqual([['remote-forward', 'medium'], ['server-opened-channel', 'high']]);
+    expect(findings.map((f) => [f.rule, f.confidence])).toEqual([['remote-forward', 'medium'], ['server-opened-channel', 'high'], ['inner-ssh', 'high']]);
     expect(findings[0]?.evidence).toMatch(/tcpip-forward-sized request \(68 bytes\).*followed by the session open/);
     expect(findings[1]?.evidence).toMatch(/server opened a channel \(100 bytes/);
     expect(findings[1]?.atMs).toBe(5000);
@@ -142,7 +142,7 @@ describe('ReverseTunnelAnalyser', () => {
   it('finds the request inside a coalesced read when lengths are hidden (chacha20), and under ctr + etm', () => {
     for (const g of [CHACHA, CTR_SHA256_ETM]) {
       const findings = run(g, REVERSE_SESSION);
-      expect(findings.map((f) => f.confidence)).toEqual(['medium', 'high']);
+      expect(findings.map((f) => f.confidence)).toEqual(['medium', 'high', 'high']);
     }
     expect(run(CHACHA, REVERSE_SESSION)[0]?.evidence).toMatch(/68 \(in a 180-byte read\)/);
   });
@@ -161,6 +161,12 @@ describe('ReverseTunnelAnalyser', () => {
     // ssh -N -L: no-more-sessions alone, nothing answers it; a direct-tcpip open comes later.
     const local = run(GCM, [...LOGIN, ['C', NO_MORE_SESSIONS], ['S', HOSTKEYS], ['C', 63], ['S', OPEN_CONFIRMATION], ['C', 9 + 20], ['S', 9 + 20]]);
     expect(local).toEqual([]);
+  });
+
+  it('does not take the session open for a confirmation of the server\'s host-key notice (ctr + etm: same sizes)', () => {
+    // Seen with real OpenSSH: tcpip-forward, then hostkeys-00 from the server, then the session open.
+    const findings = run(CTR_SHA256_ETM, [...LOGIN, ['C', TCPIP_FORWARD_LOCALHOST], ['S', [HOSTKEYS, 130]], ['C', [SESSION_OPEN, NO_MORE_SESSIONS]], ['S', [5, OPEN_CONFIRMATION]]]);
+    expect(findings.map((f) => [f.rule, f.confidence])).toEqual([['remote-forward', 'medium']]);
   });
 
   it('ignores a keepalive look-alike long after authentication', () => {

@@ -3,7 +3,7 @@
  * §2.6). Fed the bytes each side sends after its NEWKEYS; works on *units* (exact packets where lengths
  * are in clear, reads otherwise) and their sizes, directions and arrival times only.
  *
- * Rules (each a finding at most once; a finding is reported only when it raises the confidence):
+ * Rules (each reported at most once per connection, with its own confidence):
  * - R1 authentication success: the first server unit of the bare-message size (USERAUTH_SUCCESS).
  * - R2 remote forward (`ssh -R`): among the first client units after R1, a tcpip-forward GLOBAL_REQUEST
  *   (OpenSSH sends it before opening its session) → medium.
@@ -52,14 +52,13 @@ const KEYSTROKE_GAP_UNITS = 24;
 const TURNAROUND_SAMPLES = 32;
 
 type Side = 'client' | 'server';
-const RANK: Record<Confidence, number> = { low: 1, medium: 2, high: 3 };
 
 export class ReverseTunnelAnalyser {
   private readonly sizes: SizeCatalogue;
   private readonly framers: Record<Side, UnitFramer>;
   /** Every rule that fired, reported or not. */
   private readonly findings: BehaviourFinding[] = [];
-  /** Findings that raised the confidence and are not yet handed to the caller. */
+  /** Findings not yet handed to the caller. */
   private pending: BehaviourFinding[] = [];
   private done = false;
 
@@ -144,7 +143,8 @@ export class ReverseTunnelAnalyser {
     }
     this.checkInnerSsh(side, size, atMs);
     const suspicious = this.remoteForward !== undefined || this.serverOpen !== undefined || this.ambiguousForward !== undefined;
-    if (this.highestConfidence() === 'high') this.done = true;
+    // The strongest rules have spoken: the analyst has the whole story, nothing more to watch for.
+    if (this.findingOf('inner-ssh') && this.findingOf('wrapped-keystrokes')) this.done = true;
     else if (!suspicious && sinceAuth >= POST_AUTH_QUIET_UNITS) this.done = true;
     else if (sinceAuth >= SUSPICIOUS_MAX_UNITS) this.done = true;
   }
@@ -223,6 +223,10 @@ export class ReverseTunnelAnalyser {
     const open = this.pendingOpen;
     this.pendingOpen = undefined;
     if (!open || this.lastSide !== 'server' || size !== this.sizes.openConfirmation) return;
+    // Some ciphers give the session open the size of a confirmation (aes-ctr + hmac-sha2-256-etm: 68 and
+    // 68). OpenSSH opens its session among its first packets after login, right after its forwards, long
+    // before anything can connect to a forward: a packet that early is the session, not a confirmation.
+    if (size === this.sizes.sessionOpen && this.postAuthClientUnits <= REMOTE_FORWARD_POSITION + 1) return;
     if (this.serverOpen) return;
     this.serverOpen = { size: open.size, atMs: open.atMs, unit: this.units };
     this.inner = { clientBanner: false, serverBanner: false, clientLarge: false, serverLarge: false };
@@ -282,19 +286,10 @@ export class ReverseTunnelAnalyser {
     return this.findings.some((finding) => finding.rule === rule);
   }
 
-  private highestConfidence(): Confidence | undefined {
-    let best: Confidence | undefined;
-    for (const finding of this.findings) if (!best || RANK[finding.confidence] > RANK[best]) best = finding.confidence;
-    return best;
-  }
-
-  /** Records a finding; only one that raises the connection's confidence becomes a new report. */
   private report(rule: BehaviourFinding['rule'], confidence: Confidence, direction: Direction, atMs: number, evidence: string): void {
-    const best = this.highestConfidence();
     const finding = { rule, confidence, evidence, direction, atMs };
     this.findings.push(finding);
-    // Kept either way (each rule fires once), but reported only when it raises the confidence.
-    if (best === undefined || RANK[confidence] > RANK[best]) this.pending.push(finding);
+    this.pending.push(finding);
   }
 }
 
