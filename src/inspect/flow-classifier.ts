@@ -59,6 +59,7 @@ export class FlowClassifier {
   private entries: Entry[];
   private named: ProtocolName | undefined;
   private readonly detections: Detection[] = [];
+  private factsSettledTaken = false;
 
   /** `targetHost`: the normalised host the flow was opened to, for checks that compare against it. */
   constructor(options: { targetHost?: string } = {}) {
@@ -113,6 +114,17 @@ export class FlowClassifier {
     }
     this.detections.push(...raised);
     return raised;
+  }
+
+  /**
+   * True once, when the facts that go into events are complete although inspection goes on: an SSH
+   * flow past both NEWKEYS (banners, HASSH and algorithms are known; only behaviour is still watched).
+   */
+  takeFactsSettled(): boolean {
+    if (this.factsSettledTaken || this.named !== 'ssh') return false;
+    if (this.ssh.encryptedFrom('up') === undefined || this.ssh.encryptedFrom('down') === undefined) return false;
+    this.factsSettledTaken = true;
+    return true;
   }
 
   /** The peek window ended without a namer claiming the flow: call it unknown and stop waiting. */

@@ -302,9 +302,13 @@ describe('FlowClassifier.listening', () => {
       expect(classifier.listening, `after step ${index}`).toBe(true);
     });
     expect(classifier.classification.ssh?.hassh).toMatch(/^[0-9a-f]{32}$/);
+    expect(classifier.takeFactsSettled()).toBe(false);
     classifier.push(NEWKEYS, 'up', steps.length);
-    // Encrypted packets follow: the reverse-tunnel analysis reads their sizes until it has seen enough.
+    // Encrypted packets follow: the reverse-tunnel analysis reads their sizes until it has seen enough,
+    // but the facts for the flow's events are complete now (said once).
     expect(classifier.listening).toBe(true);
+    expect(classifier.takeFactsSettled()).toBe(true);
+    expect(classifier.takeFactsSettled()).toBe(false);
     let reads = 0;
     while (classifier.listening && reads < 10_000) {
       classifier.push(Buffer.alloc(100, 0x5a), reads % 2 === 0 ? 'up' : 'down', steps.length + 1 + reads);
