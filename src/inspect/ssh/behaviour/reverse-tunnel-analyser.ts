@@ -160,7 +160,8 @@ export class ReverseTunnelAnalyser {
     const ambiguous = this.ambiguousForward;
     if (ambiguous) {
       this.ambiguousForward = undefined;
-      if (this.opensSession(size) || size === this.sizes.noMoreSessions) this.reportRemoteForward(ambiguous.size, ambiguous.request, ambiguous.atMs, atMs, 'followed by the session open');
+      const next = this.opensSession(size) ? 'the session open' : size === this.sizes.noMoreSessions ? 'no-more-sessions' : undefined;
+      if (next) this.reportRemoteForward(ambiguous.size, ambiguous.request, ambiguous.atMs, atMs, `followed by ${next}`);
       return;
     }
     if (this.sessionOpened || this.postAuthClientUnits > REMOTE_FORWARD_POSITION) return;
