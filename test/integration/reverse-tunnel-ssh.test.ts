@@ -13,7 +13,7 @@
  *
  * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,15 @@ function finished(child: ChildProcess, killAfterMs = 30_000): Promise<Finished> 
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every client the tests start, so that a failing test leaves none running (see afterAll). */
+const children = new Set<ChildProcess>();
+const spawn: typeof spawnChild = ((...args: Parameters<typeof spawnChild>) => {
+  const child = spawnChild(...args);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}) as typeof spawnChild;
 
 /**
  * Ends a client that has done its part. Waits for the process itself, not its pipes: ssh's ProxyCommand
@@ -124,6 +133,7 @@ allow:
     });
   });
   afterAll(async () => {
+    await Promise.all([...children].map((child) => stop(child)));
     await proxy?.stop();
     await outside?.close();
     await agentSshd?.close();
