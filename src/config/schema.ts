@@ -170,6 +170,13 @@ export const agentFileSchema = z.strictObject({
   budgets: budgetsSchema,
 });
 
+const detectionActionSchema = z.enum(['alert', 'deny', 'quarantine']);
+/** `deny`, or one action per confidence: `{ high: quarantine, medium: deny, low: alert }`. */
+const detectionActionSettingSchema = z.union([
+  detectionActionSchema,
+  z.strictObject({ low: detectionActionSchema.optional(), medium: detectionActionSchema.optional(), high: detectionActionSchema.optional() }),
+], { error: 'an action (alert, deny, quarantine) or a map of confidence (low, medium, high) to action' });
+
 export const policyFileSchema = z.strictObject({
   unknown_agent: z
     .string()
@@ -181,7 +188,7 @@ export const policyFileSchema = z.strictObject({
   deny: listOf(ruleSchema),
   // Unknown kinds are errors (a typo must not leave a detection on its default); missing ones keep it.
   detections: z
-    .partialRecord(z.enum(DETECTION_KINDS), z.enum(['alert', 'deny', 'quarantine']))
+    .partialRecord(z.enum(DETECTION_KINDS), detectionActionSettingSchema)
     .nullish()
     .transform((given) => ({ ...DEFAULT_DETECTION_ACTIONS, ...given })),
 });

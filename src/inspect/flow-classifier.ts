@@ -2,6 +2,7 @@ import { HttpClassifier } from './http/http-classifier.js';
 import { Http2PrefaceClassifier } from './signatures/http2-preface.js';
 import { NestedProxyClassifier } from './signatures/nested-proxy.js';
 import { ReverseShellClassifier } from './signatures/reverse-shell.js';
+import { TunnelToolClassifier } from './signatures/tunnel-tools.js';
 import { SshClassifier } from './ssh/ssh-classifier.js';
 import { HttpMiningClassifier } from './stratum/http-mining.js';
 import { inspectMessage, StratumClassifier } from './stratum/stratum-classifier.js';
@@ -15,7 +16,7 @@ import type { WebSocketMessageHook } from './websocket/websocket-inspector.js';
  * Two kinds of classifier take part:
  * - *namers* (TLS, SSH, HTTP, HTTP/2, nested SOCKS / PROXY protocol, Stratum) each claim or reject the
  *   flow; the first to claim it names the protocol; when all reject, the flow is `unknown`;
- * - *watchers* (mining over HTTP, reverse-shell banners) only raise detections.
+ * - *watchers* (mining over HTTP, reverse-shell banners, bore / frp control channels) only raise detections.
  * After the protocol is named, only what can still learn something keeps being fed — plaintext HTTP
  * (every request, WebSocket messages), Stratum, and the watchers of unnamed flows — so the cost of
  * inspection stops where the bytes become opaque (TLS, SSH). Every classifier has hard caps; this
@@ -58,6 +59,7 @@ export class FlowClassifier {
   private entries: Entry[];
   private named: ProtocolName | undefined;
   private readonly detections: Detection[] = [];
+  private factsSettledTaken = false;
 
   /** `targetHost`: the normalised host the flow was opened to, for checks that compare against it. */
   constructor(options: { targetHost?: string } = {}) {
@@ -77,7 +79,8 @@ export class FlowClassifier {
         classifier: this.ssh,
         role: 'namer',
         continuous: (p) => p === 'ssh',
-        finished: () => this.ssh.encryptedFrom('up') !== undefined && this.ssh.encryptedFrom('down') !== undefined,
+        // ...and after NEWKEYS the packet sizes and timings that reveal `ssh -R`, for a bounded stretch.
+        finished: () => this.ssh.encryptedFrom('up') !== undefined && this.ssh.encryptedFrom('down') !== undefined && this.ssh.behaviourFinished,
       },
       { classifier: new Http2PrefaceClassifier(), role: 'namer', continuous: never },
       { classifier: this.nested, role: 'namer', continuous: never },
@@ -85,6 +88,8 @@ export class FlowClassifier {
       { classifier: this.stratum, role: 'namer', continuous: (p) => p === 'stratum' || p === 'unknown' },
       { classifier: this.httpMining, role: 'watcher', continuous: (p) => p === 'http' },
       { classifier: new ReverseShellClassifier(), role: 'watcher', continuous: (p) => p === 'unknown' || p === 'reverse-shell' },
+      // bore and frp control channels (JSON no namer claims) when they run without TLS.
+      { classifier: new TunnelToolClassifier(), role: 'watcher', continuous: (p) => p === 'unknown' },
     ];
   }
 
@@ -109,6 +114,17 @@ export class FlowClassifier {
     }
     this.detections.push(...raised);
     return raised;
+  }
+
+  /**
+   * True once, when the facts that go into events are complete although inspection goes on: an SSH
+   * flow past both NEWKEYS (banners, HASSH and algorithms are known; only behaviour is still watched).
+   */
+  takeFactsSettled(): boolean {
+    if (this.factsSettledTaken || this.named !== 'ssh') return false;
+    if (this.ssh.encryptedFrom('up') === undefined || this.ssh.encryptedFrom('down') === undefined) return false;
+    this.factsSettledTaken = true;
+    return true;
   }
 
   /** The peek window ended without a namer claiming the flow: call it unknown and stop waiting. */

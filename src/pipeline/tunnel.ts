@@ -120,6 +120,9 @@ export async function runTunnel(
       handle.untap();
       // What was learnt since the first judgement (an SSH server's banner and HASSH) goes into the close event.
       judge.record(flow, classifier.classification);
+    } else if (classifier.takeFactsSettled()) {
+      // Still listening (SSH behaviour after NEWKEYS), but the facts for the close event are complete.
+      judge.record(flow, classifier.classification);
     }
     if (!later.block) return true;
     pipeline.recordRefusal(flow, later);

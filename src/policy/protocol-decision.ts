@@ -69,6 +69,7 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
         `the TLS server name ${tls.sni} differs from the requested host ${context.host}; connect to ${tls.sni} directly if it is allowed`));
     }
   }
+  findings.push(...serverNameIntel(context));
   const http = classification.http;
   if ((protocol === 'http' || protocol === 'websocket') && http?.host !== undefined && context.host !== undefined) {
     const hostOnly = hostOfHostHeader(http.host);
@@ -78,6 +79,21 @@ export function judgeProtocol(context: ProtocolContext): ProtocolFinding[] {
     }
   }
   return findings;
+}
+
+/**
+ * A TLS server name on an intel list when the target itself was not that name: cloudflared dials its edge
+ * by address with SNI `h2.cftunnel.com`, so the name is only in the hello. (A listed target name is
+ * already reported by judgeTarget.)
+ */
+function serverNameIntel(context: ProtocolContext): ProtocolFinding[] {
+  const intel = context.ruleSet.intel;
+  const sni = context.classification.tls?.sni;
+  if (!intel || sni === undefined || (context.host !== undefined && sameHost(sni, context.host))) return [];
+  const named = intelForHost(intel, sni);
+  if (!named) return [];
+  const list = path.basename(named.source.file);
+  return [finding(context.ruleSet, named.kind, 'high', `TLS server name ${sni} is listed as ${named.name} in intel/${list}:${named.source.line}`, reasonFor(named.kind))];
 }
 
 /**
@@ -118,7 +134,7 @@ export function strongestAction(findings: readonly ProtocolFinding[]): Detection
 }
 
 function finding(ruleSet: RuleSet, kind: DetectionKind, confidence: Confidence, evidence: string, reason: string): ProtocolFinding {
-  return { kind, action: detectionAction(ruleSet, kind), confidence, evidence, reason };
+  return { kind, action: detectionAction(ruleSet, kind, confidence), confidence, evidence, reason };
 }
 
 function reasonFor(kind: DetectionKind): string {

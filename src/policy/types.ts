@@ -3,7 +3,7 @@
  * Loading and validation live in src/config/; compiling and deciding live here in src/policy/.
  */
 import type { AgentBudgets } from '../budgets/types.js';
-import type { ProtocolName } from '../inspect/types.js';
+import type { Confidence, ProtocolName } from '../inspect/types.js';
 
 /** Inclusive port range; `{from: 1, to: 65535}` is "any port". */
 export interface PortRange {
@@ -92,7 +92,7 @@ export interface RuleSet {
   /** Threat-intelligence lists from `rules/intel/` (absent when the folder is). */
   intel?: IntelLists;
   /** Action per detection kind (`detections:` in policy.yaml); kinds left out take the defaults. */
-  detectionActions?: Partial<Record<DetectionKind, DetectionAction>>;
+  detectionActions?: Partial<Record<DetectionKind, DetectionActionSetting>>;
 }
 
 /** The target of a flow at decision time. */
@@ -118,6 +118,12 @@ export interface Decision {
 
 /** What happens when a detection fires (set per kind in `rules/policy.yaml` `detections:`). */
 export type DetectionAction = 'alert' | 'deny' | 'quarantine';
+
+/**
+ * One action for a kind, or one per confidence (`reverse_tunnel: { high: quarantine, medium: deny,
+ * low: alert }`); a confidence the map leaves out takes the kind's default action.
+ */
+export type DetectionActionSetting = DetectionAction | Partial<Record<Confidence, DetectionAction>>;
 
 /**
  * Kinds of protocol-level findings a policy reacts to. Classifier detections map onto these
@@ -165,8 +171,10 @@ export const DEFAULT_DETECTION_ACTIONS: Readonly<Record<DetectionKind, Detection
   dns_tunnel: 'deny',
 };
 
-export function detectionAction(ruleSet: RuleSet, kind: DetectionKind): DetectionAction {
-  return ruleSet.detectionActions?.[kind] ?? DEFAULT_DETECTION_ACTIONS[kind];
+/** The action for a finding of `kind` at `confidence` (findings without a graded confidence are `high`). */
+export function detectionAction(ruleSet: RuleSet, kind: DetectionKind, confidence: Confidence = 'high'): DetectionAction {
+  const setting = ruleSet.detectionActions?.[kind] ?? DEFAULT_DETECTION_ACTIONS[kind];
+  return typeof setting === 'string' ? setting : (setting[confidence] ?? DEFAULT_DETECTION_ACTIONS[kind]);
 }
 
 /** Names and ports whose mere use is a detection (`rules/intel/`). */

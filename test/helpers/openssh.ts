@@ -10,14 +10,16 @@ import { tcpUpstream } from './upstreams.js';
 
 /**
  * The ProxyCommand: opens a CONNECT (`connect`) or SOCKS5 (`socks5`) tunnel to `host:port` through the
- * proxy (argv: mode, proxy port, host, port), then joins the tunnel to its stdin/stdout. When the proxy
+ * proxy (argv: mode, proxy port, host, port, and optionally a loopback source address so a test can act
+ * as a second agent), then joins the tunnel to its stdin/stdout. A refusal of the tunnel itself is
+ * printed on stderr. When the proxy
  * closes the tunnel it keeps draining stdin until ssh closes it, as `nc` does, so that ssh reads a
  * disconnect message instead of failing a write.
  */
 export const PROXY_COMMAND_SCRIPT = `
 const net = require('node:net');
-const [mode, proxyPort, host, port] = process.argv.slice(2);
-const socket = net.connect(Number(proxyPort), '127.0.0.1');
+const [mode, proxyPort, host, port, source] = process.argv.slice(2);
+const socket = net.connect({ port: Number(proxyPort), host: '127.0.0.1', ...(source ? { localAddress: source } : {}) });
 let buffered = Buffer.alloc(0);
 let handshaking = true;
 const join = (rest) => {
@@ -117,9 +119,16 @@ export interface SshServer {
   close(): Promise<void>;
 }
 
-/** `logFile`: sshd logs there (appending, at DEBUG1) instead of nowhere. */
-export function startSshServer(lab: SshLab, authorizedKeys: string, logFile?: string): Promise<SshServer> {
-  const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'Subsystem=sftp internal-sftp', '-o', 'AcceptEnv=CHOKEPOINT_*'];
+export interface SshServerOptions {
+  /** sshd logs there (appending, at DEBUG1) instead of nowhere. */
+  logFile?: string;
+  /** More `-o key=value` arguments for sshd. */
+  extraOptions?: string[];
+}
+
+export function startSshServer(lab: SshLab, authorizedKeys: string, options: SshServerOptions = {}): Promise<SshServer> {
+  const { logFile, extraOptions = [] } = options;
+  const sshdOptions = ['-o', `AuthorizedKeysFile=${authorizedKeys}`, '-o', 'StrictModes=no', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'Subsystem=sftp internal-sftp', '-o', 'AcceptEnv=CHOKEPOINT_*', ...extraOptions];
   const logging = logFile ? ['-E', logFile, '-o', 'LogLevel=DEBUG1'] : ['-e'];
   return tcpUpstream((socket) => {
     const sshd = spawn(SSHD, ['-i', ...logging, '-f', lab.sshdConfig, ...sshdOptions], { stdio: ['pipe', 'pipe', 'ignore'] });

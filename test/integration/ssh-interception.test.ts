@@ -83,7 +83,7 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
     sshdLog = path.join(dir, 'sshd.log');
     writeFileSync(sshdLog, '');
-    sshd = await startSshServer(lab, authorizedKeys, sshdLog);
+    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog });
     const sshdHostKey = run('ssh-keygen', ['-lf', path.join(path.dirname(lab.sshdConfig), 'host_ed25519.pub')]).split(' ')[1] ?? '';
     const wrongHostKey = `SHA256:${'A'.repeat(43)}`;
     canary = await tcpUpstream((socket) => socket.end('canary\n'));

@@ -145,9 +145,9 @@ describe('WebSocketInspector against a real client', () => {
     ]);
     // Which side speaks first is up to the event loops, so only the set of detections is fixed.
     expect(detections.map((detection) => `${detection.type}/${detection.direction}`).sort()).toEqual([
+      'tunnel_tool/down',
       'tunnel_tool/up',
-      'websocket_payload/down',
-      'websocket_payload/up',
+      'tunnel_tool/up',
     ]);
   });
 });

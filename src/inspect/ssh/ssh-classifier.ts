@@ -13,6 +13,8 @@ import { kexFamily, senderRole, type SshRole } from './kex-roles.js';
 import { negotiate, type DirectionAlgorithms, type NegotiatedAlgorithms } from './negotiation.js';
 import { notableBanner } from './notable-banners.js';
 import { SshSideStream, type SideEvent } from './side-stream.js';
+import { packetGeometry } from './behaviour/packet-sizes.js';
+import { ReverseTunnelAnalyser, type BehaviourFinding } from './behaviour/reverse-tunnel-analyser.js';
 
 export interface BannerNote {
   direction: Direction;
@@ -29,15 +31,65 @@ export class SshClassifier implements StreamClassifier {
   private state: ClassifierState = 'undecided';
   private sshClientSide: Direction = 'up';
   private sawKexMessage = false;
+  private readonly bytesFrom: Record<Direction, number> = { up: 0, down: 0 };
+  /**
+   * Encrypted-phase behaviour (reverse tunnels): created at the first NEWKEYS when packet sizes are
+   * predictable; `null` once it cannot run or has nothing more to learn.
+   */
+  private behaviour: ReverseTunnelAnalyser | null | undefined;
+  private behaviourSkipped: string | undefined;
 
   push(chunk: Buffer, direction: Direction, atMs: number): ClassifierReport {
     if (this.state === 'rejected') return { state: this.state, detections: [] };
     const detections: Detection[] = [];
+    const chunkStart = this.bytesFrom[direction];
+    this.bytesFrom[direction] += chunk.length;
     for (const event of this.sides[direction].push(chunk)) {
       const detection = this.onEvent(event, direction, atMs);
       if (detection) detections.push(detection);
     }
+    const encryptedFrom = this.sides[direction].encryptedFrom;
+    if (encryptedFrom !== undefined && this.behaviour !== null) {
+      const offset = Math.max(0, encryptedFrom - chunkStart);
+      if (offset < chunk.length) detections.push(...this.pushEncrypted(offset === 0 ? chunk : chunk.subarray(offset), direction, atMs));
+    }
     return { state: this.state, detections };
+  }
+
+  /** True once the encrypted-phase analysis is over (or could not start): nothing more to learn. */
+  get behaviourFinished(): boolean {
+    return this.behaviour === null;
+  }
+
+  /** Why the encrypted phase is not analysed (role inversion, unpredictable sizes), if it is not. */
+  get behaviourSkippedBecause(): string | undefined {
+    return this.behaviourSkipped;
+  }
+
+  private pushEncrypted(bytes: Buffer, direction: Direction, atMs: number): Detection[] {
+    const analyser = this.behaviour ?? this.startBehaviour();
+    if (!analyser) return [];
+    const findings = analyser.push(bytes, this.roleOf(direction), atMs);
+    if (analyser.finished) this.behaviour = null;
+    return findings.length === 0 ? [] : findings.map(toDetection);
+  }
+
+  private startBehaviour(): ReverseTunnelAnalyser | undefined {
+    const skip = (why: string): undefined => {
+      this.behaviour = null;
+      this.behaviourSkipped = why;
+      return undefined;
+    };
+    // An inverted session is already reported, and its sizes would be read the wrong way round.
+    if (this.sshClientSide === 'down') return skip('roles are inverted');
+    const negotiated = this.negotiatedAlgorithms();
+    if (!negotiated) return skip('KEXINITs not both read');
+    const client = packetGeometry(negotiated.clientToServer);
+    const server = packetGeometry(negotiated.serverToClient);
+    if ('unpredictable' in client) return skip(client.unpredictable);
+    if ('unpredictable' in server) return skip(server.unpredictable);
+    this.behaviour = new ReverseTunnelAnalyser(client, server);
+    return this.behaviour;
   }
 
   facts(): SshFacts {
@@ -144,6 +196,10 @@ export class SshClassifier implements StreamClassifier {
     const banner = localBanner === undefined ? '' : ` (local identification "${localBanner.slice(0, 80)}")`;
     return `${sender} key-exchange message ${code}: the local side is acting as SSH server over an outbound connection${banner}`;
   }
+}
+
+function toDetection(finding: BehaviourFinding): Detection {
+  return { type: 'reverse_tunnel', confidence: finding.confidence, evidence: finding.evidence, direction: finding.direction, atMs: finding.atMs };
 }
 
 function opposite(direction: Direction): Direction {

@@ -69,10 +69,12 @@ function sshFindings(payload: Buffer, direction: Direction): Finding[] {
   const banner = head.split(/[\r\n]/, 1)[0] ?? '';
   // "SSH-protoversion-softwareversion" in printable ASCII is an identification line, not a coincidence.
   const wellFormed = /^SSH-[\x21-\x7e]+-[\x20-\x7e]+$/.test(banner);
+  // SSH carried in WebSocket messages is what websocket tunnels do (wstunnel, websocat, chisel, NHAS
+  // reverse_ssh over ws): a tunnel tool, not just an odd payload (protocol notes §1.4.3).
   const findings: Finding[] = [
     {
       key: `ssh-${direction}`,
-      type: 'websocket_payload',
+      type: 'tunnel_tool',
       confidence: wellFormed ? 'high' : 'medium',
       evidence: `SSH identification inside WebSocket (${direction}): ${printableText(banner, 80)}`,
     },

@@ -148,6 +148,19 @@ describe('loadRules: valid rules', () => {
     expect(errors).toMatch(/policy\.yaml:4: detections\.stratum/);
   });
 
+  it('takes an action per confidence for a kind, alongside plain actions', async () => {
+    const ruleSet = await loadOk({ 'policy.yaml': 'detections:\n  reverse_tunnel: { high: quarantine, medium: deny, low: alert }\n  stratum: alert\n' });
+    expect(ruleSet.detectionActions?.reverse_tunnel).toEqual({ high: 'quarantine', medium: 'deny', low: 'alert' });
+    expect(ruleSet.detectionActions?.stratum).toBe('alert');
+  });
+
+  it('rejects an unknown confidence or action in a per-confidence map with file:line', async () => {
+    const errors = (await loadErrors({ 'policy.yaml': 'unknown_agent: deny\ndetections:\n  reverse_tunnel:\n    high: block\n  tunnel_tool: { certain: deny }\n' })).join('\n');
+    expect(errors).toMatch(/policy\.yaml:3: detections\.reverse_tunnel: an action \(alert, deny, quarantine\) or a map/);
+    expect(errors).toMatch(/policy\.yaml:5: detections\.tunnel_tool/);
+    expect(errors).toMatch(/map of confidence/);
+  });
+
   it('normalises host patterns and CIDRs, and accepts protocols and "*" ports', async () => {
     const ruleSet = await loadOk({
       'agents/a.yaml': `agent: a

@@ -380,9 +380,9 @@ describe('WebSocketInspector detections', () => {
     expect(states).toEqual(['identified', 'identified', 'identified']);
     expect(messages[0]).toBe('up:binary:SSH-2.0-OpenSSH_9.6\r\n');
     expect(detections).toEqual([
-      found('websocket_payload', 'high', 'SSH identification inside WebSocket (up): SSH-2.0-OpenSSH_9.6'),
+      found('tunnel_tool', 'high', 'SSH identification inside WebSocket (up): SSH-2.0-OpenSSH_9.6'),
       found(
-        'websocket_payload',
+        'tunnel_tool',
         'high',
         'SSH identification inside WebSocket (down): SSH-2.0-OpenSSH_8.2p1 Ubuntu-4ubuntu0.5',
         'down',
@@ -402,7 +402,7 @@ describe('WebSocketInspector detections', () => {
       { extensions: 'permessage-deflate' },
       byteByByte(wire).map((chunk): [Direction, Buffer] => ['up', chunk]),
     );
-    expect(detections).toMatchObject([{ type: 'websocket_payload', evidence: expect.stringContaining('SSH-2.0-Go') }]);
+    expect(detections).toMatchObject([{ type: 'tunnel_tool', evidence: expect.stringContaining('SSH-2.0-Go') }]);
   });
 
   it('raises a TLS ClientHello carried in a message', () => {
@@ -420,7 +420,7 @@ describe('WebSocketInspector detections', () => {
     const both = inspect({ subprotocols: ['chisel-v3'] }, [
       ['up', clientFrame({ opcode: Opcode.binary, payload: 'SSH-chisel-v3-client\r\n' })],
     ]);
-    expect(both.detections.map((detection) => detection.type)).toEqual(['tunnel_tool', 'websocket_payload']);
+    expect(both.detections.map((detection) => detection.type)).toEqual(['tunnel_tool', 'tunnel_tool']);
     const banner = serverFrame({ opcode: Opcode.binary, payload: 'SSH-chisel-v3-server\r\n' });
     expect(inspect({}, [['down', banner]]).detections).toContainEqual(
       found('tunnel_tool', 'high', 'chisel SSH banner inside WebSocket: SSH-chisel-v3-server', 'down'),

@@ -319,6 +319,15 @@ describe('judgeTarget', () => {
     expect(judgeTarget(withIntel(), 'example.com', 4444)).toEqual([]);
   });
 
+  it('flags a listed TLS server name when the target was an address or another name (cloudflared dials its edge by IP)', () => {
+    const hello = classified('tls', { tls: tlsFacts('h2.ngrok-free.app') });
+    expect(judge({ port: 7844, rule: rule('allow', '198.41.192.0/24', '7844', { protocols: ['tls'] }), ruleSet: withIntel(), classification: hello })).toEqual([
+      expect.objectContaining({ kind: 'tunnel_tool', action: 'deny', evidence: 'TLS server name h2.ngrok-free.app is listed as ngrok-free.app in intel/tunnel-services.txt:9' }),
+    ]);
+    // Asked for by name: judgeTarget already reported it, so the hello adds nothing.
+    expect(kinds(judge({ host: 'h2.ngrok-free.app', port: 443, ruleSet: withIntel(), classification: hello }))).toEqual([]);
+  });
+
   it('follows the action overrides', () => {
     const set = withIntel(withActions({ mining_port: 'deny', mining_pool: 'alert' }));
     expect(judgeTarget(set, 'nanopool.org', 3333).map((finding) => finding.action)).toEqual(['alert', 'deny']);
@@ -333,6 +342,12 @@ describe('actions', () => {
     expect(judge({ host: 'a.example', port: 443, ruleSet: set, classification: classified('http') })[0]?.action).toBe('deny');
     expect(judgeDetections(set, [detection('stratum')])[0]?.action).toBe('deny');
     expect(judgeDetections(set, [detection('reverse_shell')])[0]?.action).toBe('quarantine');
+  });
+
+  it('take an action per confidence where the policy gives a map, and the default for a level it leaves out', () => {
+    const set: RuleSet = { ...ruleSet([]), detectionActions: { reverse_tunnel: { high: 'quarantine', medium: 'alert' } } };
+    expect(judgeDetections(set, [detection('reverse_tunnel', 'high'), detection('reverse_tunnel', 'medium'), detection('reverse_tunnel', 'low')]).map((f) => f.action))
+      .toEqual(['quarantine', 'alert', 'deny']);
   });
 
   it('use the defaults when the rule set has no overrides at all', () => {
