@@ -31,6 +31,8 @@ import type { QuarantineController } from '../quarantine/controller.js';
 import { filterAnswer, type FilteredAnswer } from './answer-filter.js';
 import { staticAnswer } from './static-hosts.js';
 import { ADDRESS_TYPES, EMPTY_ANSWER_TYPES, FORWARDED_TYPES, typeName } from './record-types.js';
+import { InFlightLimiter, type InFlightLimits } from './in-flight-limit.js';
+import { OverloadReporter } from './overload-report.js';
 import type { DnsTunnelDetector, TunnelFinding } from './tunnel-detector.js';
 import type { UpstreamAnswer } from './upstream.js';
 import {
@@ -68,6 +70,10 @@ export interface DnsServiceParts {
   hosts: ReadonlyMap<string, readonly string[]>;
   /** Answer TTLs are capped here, so a policy change reaches the agent's cache soon. */
   maxTtlSeconds: number;
+  /** Upstream queries pending at once (per agent, in all); beyond them queries get SERVFAIL at once. */
+  inFlight: InFlightLimits;
+  /** How often refusals for overload are reported, counted (default 10 s). */
+  overloadReportMs?: number;
 }
 
 /** The largest UDP answer we send, whatever the client advertises (no IP fragmentation). */
@@ -83,10 +89,18 @@ interface Outcome {
   enforced?: boolean;
   details?: DnsDetails;
   addresses?: string[];
+  /** Refused for overload: reported, counted, by the OverloadReporter instead of a dns.query event. */
+  overloaded?: true;
 }
 
 export class DnsService {
-  constructor(private readonly parts: DnsServiceParts) {}
+  private readonly inFlight: InFlightLimiter;
+  private readonly overload: OverloadReporter;
+
+  constructor(private readonly parts: DnsServiceParts) {
+    this.inFlight = new InFlightLimiter(parts.inFlight);
+    this.overload = new OverloadReporter(parts.events, parts.overloadReportMs ?? 10_000);
+  }
 
   /** The answer to send back, or undefined when the packet must be dropped unanswered. */
   async answer(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
@@ -116,6 +130,7 @@ export class DnsService {
     };
     const limit = client.transport === 'tcp' ? 65535 : Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, query.ednsUdpSize ?? CLASSIC_UDP_SIZE));
     const response = encodeResponse(parts, limit);
+    if (outcome.overloaded) return response;
     this.emit(client, agent ?? snapshot.unknownAgent, { id: query.id, name: query.question.name, type: query.question.type }, outcome);
     return response;
   }
@@ -158,7 +173,8 @@ export class DnsService {
     if (refusal !== undefined) return refusal;
 
     const fixed = this.parts.hosts.get(host);
-    const upstream: UpstreamAnswer = fixed ? staticAnswer(host, type, fixed, this.parts.maxTtlSeconds) : await this.parts.upstream.ask(host, type);
+    const upstream = fixed ? staticAnswer(host, type, fixed, this.parts.maxTtlSeconds) : await this.askUpstream(client, agent, host, type);
+    if (upstream === 'overloaded') return OVERLOADED;
     if (!upstream.ok) {
       return { rcode: RCODE.SERVFAIL, ede: { code: EDE.NO_REACHABLE_AUTHORITY, text: `no upstream resolver answered: ${upstream.reason}` }, details: {}, ...audited(auditDenial) };
     }
@@ -176,6 +192,20 @@ export class DnsService {
       keepRefused: !enforce,
     });
     return this.answerWith(agent, host, type, upstreamRcode === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR, filtered, upstream.server, auditDenial);
+  }
+
+  /** Asks upstream within the in-flight limits; 'overloaded' when they are reached (and reported). */
+  private async askUpstream(client: DnsClient, agent: AgentPolicy, host: string, type: string): Promise<UpstreamAnswer | 'overloaded'> {
+    const admission = this.inFlight.admit(agent.name);
+    if (!admission.admitted) {
+      this.overload.refused({ agent: agent.name, agentMode: agent.mode, scope: admission.scope, limit: admission.limit, client: { ip: client.address, port: client.port } });
+      return 'overloaded';
+    }
+    try {
+      return await this.parts.upstream.ask(host, type);
+    } finally {
+      admission.release();
+    }
   }
 
   private answerWith(agent: AgentPolicy, host: string, type: string, rcode: Rcode, filtered: FilteredAnswer, server: string, auditDenial: Decision | undefined): Outcome {
@@ -267,6 +297,16 @@ export class DnsService {
     });
   }
 }
+
+/**
+ * SERVFAIL, not REFUSED: the condition is transient and the name is not refused; a stub retries later or
+ * asks its next server. RFC 8914 has no code for rate limiting, hence 0 (Other) with the reason.
+ */
+const OVERLOADED: Outcome = {
+  rcode: RCODE.SERVFAIL,
+  ede: { code: EDE.OTHER, text: 'too many of your DNS queries are waiting for an upstream answer; retry once some are answered' },
+  overloaded: true,
+};
 
 function blocked(rcode: Rcode, decision: Decision, enforced: boolean, code: number = EDE.BLOCKED): Outcome {
   return { rcode, ede: { code, text: decision.reason ?? decision.rule }, decision, enforced };

@@ -22,6 +22,8 @@ export type EventName =
   /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
   | 'marker.set'
   | 'dns.query'
+  /** Upstream queries refused because too many were in flight (counted: one event per agent per interval). */
+  | 'dns.overloaded'
   | 'quarantine.webhook_delivered'
   | 'quarantine.webhook_failed'
   | 'detection.budget_exceeded'

@@ -36,6 +36,7 @@ export async function dnsServiceFor(rulesDir: string, upstreams: UpstreamServer[
     detector: new DnsTunnelDetector(),
     hosts: new Map(),
     maxTtlSeconds: 300,
+    inFlight: { perAgent: 64, total: 256 },
     ...extra,
   });
   return { service, log };
