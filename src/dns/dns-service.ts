@@ -79,6 +79,19 @@ export interface DnsServiceParts {
 /** The largest UDP answer we send, whatever the client advertises (no IP fragmentation). */
 const MAX_UDP_ANSWER = 1232;
 
+/**
+ * The most a UDP answer may weigh. A source address that is not an agent's may be spoofed: answering
+ * it with more bytes than it sent would make us an amplifier against whoever owns that address (an
+ * unidentified client is refused with an EDE text several times the query's size). Such clients get
+ * at most the query's size (truncated, TC set): a real client comes back over TCP, which cannot be
+ * spoofed. Agents' addresses are inside the sandbox network and get the full EDNS size.
+ */
+function answerLimit(client: DnsClient, queryBytes: number, identified: boolean, ednsUdpSize: number | undefined): number {
+  if (client.transport === 'tcp') return 65535;
+  const advertised = Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, ednsUdpSize ?? CLASSIC_UDP_SIZE));
+  return identified ? advertised : Math.min(advertised, queryBytes);
+}
+
 /** What one query came to: the response and what the event says about it. */
 interface Outcome {
   rcode: Rcode;
@@ -112,7 +125,8 @@ export class DnsService {
       }, parsed.answer === undefined ? 'dropped' : undefined);
       if (parsed.answer === undefined) return undefined;
       const { id, rcode, question, edns } = parsed.answer;
-      return encodeResponse({ id, recursionDesired: false, rcode, edns, ...(question ? { question } : {}), ede: { code: EDE.OTHER, text: parsed.reason } });
+      const identified = this.parts.policy().identities.bySource(client.address) !== undefined;
+      return encodeResponse({ id, recursionDesired: false, rcode, edns, ...(question ? { question } : {}), ede: { code: EDE.OTHER, text: parsed.reason } }, answerLimit(client, bytes.length, identified, undefined));
     }
     const query = parsed.query;
     const snapshot = this.parts.policy();
@@ -128,8 +142,7 @@ export class DnsService {
       edns: query.ednsUdpSize !== undefined,
       ...(outcome.ede ? { ede: outcome.ede } : {}),
     };
-    const limit = client.transport === 'tcp' ? 65535 : Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, query.ednsUdpSize ?? CLASSIC_UDP_SIZE));
-    const response = encodeResponse(parts, limit);
+    const response = encodeResponse(parts, answerLimit(client, bytes.length, agent !== undefined, query.ednsUdpSize));
     if (outcome.overloaded) return response;
     this.emit(client, agent ?? snapshot.unknownAgent, { id: query.id, name: query.question.name, type: query.question.type }, outcome);
     return response;

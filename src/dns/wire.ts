@@ -139,12 +139,16 @@ export interface ResponseParts {
 
 /**
  * Encodes a response. `maxBytes` (UDP) truncates: records are left out and TC is set, so the client
- * asks again over TCP; the OPT record with the EDE stays, since that is what explains the answer.
+ * asks again over TCP; the OPT record with the EDE stays, since that is what explains the answer,
+ * unless even that does not fit (a limit as small as the query itself): then the EDE goes too.
  */
 export function encodeResponse(parts: ResponseParts, maxBytes = Number.POSITIVE_INFINITY): Buffer {
   const full = encodeWithOpt(parts, false);
   if (full.length <= maxBytes) return full;
-  return encodeWithOpt({ ...parts, answers: [], authorities: [] }, true);
+  const truncated = encodeWithOpt({ ...parts, answers: [], authorities: [] }, true);
+  if (truncated.length <= maxBytes || parts.ede === undefined) return truncated;
+  const { ede: _withheld, ...bare } = parts;
+  return encodeWithOpt({ ...bare, answers: [], authorities: [] }, true);
 }
 
 function encodeWithOpt(parts: ResponseParts, truncated: boolean): Buffer {

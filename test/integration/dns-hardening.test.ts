@@ -120,4 +120,15 @@ describe('DNS listener bounds', () => {
     expect(answers.length).toBe(MAX_QUERIES_PER_CONNECTION);
     expect(answers.every((rcode) => rcode === RCODE.NXDOMAIN)).toBe(true);
   }, 60_000);
+
+  it('answers an unidentified UDP client with no more bytes than it sent (TC set), and in full over TCP', async () => {
+    const udp = await dig(dnsPort, ['-b', '127.0.0.9', '+ignore', '+qr', 'www.slow.test', 'TXT']);
+    const sent = Number(/QUERY SIZE: (\d+)/.exec(udp)?.[1]);
+    const received = Number(/MSG SIZE\s+rcvd: (\d+)/.exec(udp)?.[1]);
+    expect(udp).toContain('status: REFUSED');
+    expect(udp).toMatch(/flags: qr tc/);
+    expect(received).toBeLessThanOrEqual(sent);
+    const tcp = await dig(dnsPort, ['-b', '127.0.0.9', 'www.slow.test', 'TXT']);
+    expect(tcp).toMatch(/EDE: 18 \(Prohibited\)/);
+  });
 });
