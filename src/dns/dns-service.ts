@@ -197,6 +197,7 @@ export class DnsService {
     }
     const filtered = filterAnswer({
       host,
+      type,
       answers: upstream.answers,
       authorities: upstream.authorities,
       view,
