@@ -32,7 +32,8 @@ import { filterAnswer, type FilteredAnswer } from './answer-filter.js';
 import { staticAnswer } from './static-hosts.js';
 import { ADDRESS_TYPES, EMPTY_ANSWER_TYPES, FORWARDED_TYPES, typeName } from './record-types.js';
 import { InFlightLimiter, type InFlightLimits } from './in-flight-limit.js';
-import { OverloadReporter } from './overload-report.js';
+import type { CountedReporter } from './counted-reporter.js';
+import { malformedReporter, overloadReporter, type MalformedPacket, type OverloadRefusal } from './overload-report.js';
 import type { DnsTunnelDetector, TunnelFinding } from './tunnel-detector.js';
 import type { UpstreamAnswer } from './upstream.js';
 import {
@@ -72,7 +73,7 @@ export interface DnsServiceParts {
   maxTtlSeconds: number;
   /** Upstream queries pending at once (per agent, in all); beyond them queries get SERVFAIL at once. */
   inFlight: InFlightLimits;
-  /** How often refusals for overload are reported, counted (default 10 s). */
+  /** How often refusals for overload and malformed packets from non-agents are reported, counted (default 10 s). */
   overloadReportMs?: number;
 }
 
@@ -108,24 +109,32 @@ interface Outcome {
 
 export class DnsService {
   private readonly inFlight: InFlightLimiter;
-  private readonly overload: OverloadReporter;
+  private readonly overload: CountedReporter<OverloadRefusal>;
+  private readonly malformed: CountedReporter<MalformedPacket>;
 
   constructor(private readonly parts: DnsServiceParts) {
     this.inFlight = new InFlightLimiter(parts.inFlight);
-    this.overload = new OverloadReporter(parts.events, parts.overloadReportMs ?? 10_000);
+    this.overload = overloadReporter(parts.events, parts.overloadReportMs ?? 10_000);
+    this.malformed = malformedReporter(parts.events, parts.overloadReportMs ?? 10_000);
   }
 
   /** The answer to send back, or undefined when the packet must be dropped unanswered. */
   async answer(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
     const parsed = parseQuery(bytes);
     if (!parsed.ok) {
-      this.emit(client, undefined, { id: parsed.answer?.id ?? 0, name: parsed.answer?.question?.name ?? '', type: parsed.answer?.question?.type ?? '' }, {
-        rcode: parsed.answer?.rcode ?? RCODE.FORMERR,
-        decision: { action: 'deny', rule: 'dns.malformed', reason: parsed.reason },
-      }, parsed.answer === undefined ? 'dropped' : undefined);
+      const identified = this.parts.policy().identities.bySource(client.address) !== undefined;
+      // Garbage from a source that is no agent's (spoofable, and as plentiful as the sender likes) is
+      // counted, not logged packet by packet; an agent's own malformed queries are each an event.
+      if (identified) {
+        this.emit(client, undefined, { id: parsed.answer?.id ?? 0, name: parsed.answer?.question?.name ?? '', type: parsed.answer?.question?.type ?? '' }, {
+          rcode: parsed.answer?.rcode ?? RCODE.FORMERR,
+          decision: { action: 'deny', rule: 'dns.malformed', reason: parsed.reason },
+        }, parsed.answer === undefined ? 'dropped' : undefined);
+      } else {
+        this.malformed.note('malformed', { client: { ip: client.address, port: client.port, transport: client.transport }, reason: parsed.reason, answered: parsed.answer !== undefined });
+      }
       if (parsed.answer === undefined) return undefined;
       const { id, rcode, question, edns } = parsed.answer;
-      const identified = this.parts.policy().identities.bySource(client.address) !== undefined;
       return encodeResponse({ id, recursionDesired: false, rcode, edns, ...(question ? { question } : {}), ede: { code: EDE.OTHER, text: parsed.reason } }, answerLimit(client, bytes.length, identified, undefined));
     }
     const query = parsed.query;
@@ -212,7 +221,7 @@ export class DnsService {
   private async askUpstream(client: DnsClient, agent: AgentPolicy, host: string, type: string): Promise<UpstreamAnswer | 'overloaded'> {
     const admission = this.inFlight.admit(agent.name);
     if (!admission.admitted) {
-      this.overload.refused({ agent: agent.name, agentMode: agent.mode, scope: admission.scope, limit: admission.limit, client: { ip: client.address, port: client.port } });
+      this.overload.note(agent.name, { agent: agent.name, agentMode: agent.mode, scope: admission.scope, limit: admission.limit, client: { ip: client.address, port: client.port } });
       return 'overloaded';
     }
     try {
