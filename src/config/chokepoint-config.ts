@@ -52,6 +52,9 @@ export interface ChokepointConfig {
     maxTtlSeconds: number;
     negativeTtlSeconds: number;
     timeoutMs: number;
+    /** DNS listener: upstream queries pending at once for one agent, and for all agents together. */
+    maxInFlightPerAgent: number;
+    maxInFlight: number;
     /**
      * Resolvers the DNS listener forwards to, tried in order (failover), and the proxy's resolver asks
      * too. Empty: the system's resolvers (/etc/resolv.conf).
@@ -79,7 +82,7 @@ export const DEFAULT_CONFIG = {
   certsDir: 'certs',
   inspect: true,
   events: { file: null, heartbeatSeconds: 60 },
-  dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, upstreams: [] },
+  dns: { cacheMaxEntries: 10_000, minTtlSeconds: 5, maxTtlSeconds: 300, negativeTtlSeconds: 5, timeoutMs: 3_000, maxInFlightPerAgent: 64, maxInFlight: 256, upstreams: [] },
   timeouts: { headerMs: 10_000, connectMs: 10_000, idleMs: 300_000, peekMs: 300 },
   limits: { maxHeaderBytes: 65_536, maxFlowsTotal: 10_000, maxFlowsPerAgent: 1_000 },
 } as const satisfies Omit<ChokepointConfig, 'hosts' | 'quarantine' | 'sinks'>;

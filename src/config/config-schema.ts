@@ -132,6 +132,8 @@ const dnsSchema = z
     max_ttl_s: seconds(DEFAULT_CONFIG.dns.maxTtlSeconds),
     negative_ttl_s: seconds(DEFAULT_CONFIG.dns.negativeTtlSeconds),
     timeout_ms: milliseconds(DEFAULT_CONFIG.dns.timeoutMs),
+    max_in_flight_per_agent: count(DEFAULT_CONFIG.dns.maxInFlightPerAgent),
+    max_in_flight: count(DEFAULT_CONFIG.dns.maxInFlight),
     upstreams: z
       .array(
         z.string().transform((text, ctx) => {
@@ -158,6 +160,8 @@ const dnsSchema = z
     maxTtlSeconds: dns.max_ttl_s,
     negativeTtlSeconds: dns.negative_ttl_s,
     timeoutMs: dns.timeout_ms,
+    maxInFlightPerAgent: dns.max_in_flight_per_agent,
+    maxInFlight: dns.max_in_flight,
     upstreams: dns.upstreams,
   }));
 

@@ -4,7 +4,8 @@
  *  - the CNAME chain is followed from the queried name; every name on it is checked against deny rules
  *    (global and the agent's): a denied name anywhere refuses the whole answer;
  *  - records are kept only when their owner is on the chain (no out-of-chain data, no glue) and their
- *    type is forwarded (record-types.ts); RRSIGs go, since the answer is no longer the signed one;
+ *    type is the one asked for or CNAME (an upstream that adds A records to a TXT answer does not get
+ *    addresses past the agent's question); RRSIGs go, since the answer is no longer the signed one;
  *  - every A / AAAA address is judged as a flow to the queried name at that address would be, on the
  *    ports where the name is resolvable: an address in a special range (metadata, loopback, private,
  *    …) without a cidr rule inside the range, or one a deny rule covers, is dropped with its reason;
@@ -45,6 +46,8 @@ const MAX_CHAIN = 16;
 
 export interface FilterInput {
   host: string;
+  /** The question's type: the only type kept besides the CNAMEs of the chain. */
+  type: string;
   answers: readonly DnsRecord[];
   authorities: readonly DnsRecord[];
   view: DnsPolicyView;
@@ -81,6 +84,7 @@ export function filterAnswer(input: FilterInput): FilteredAnswer {
   let addressTtl = input.maxTtlSeconds;
   for (const record of input.answers) {
     if (record.type === 'OPT' || !onChain.has(lower(record.name)) || !FORWARDED_TYPES.has(record.type)) continue;
+    if (record.type !== input.type && record.type !== 'CNAME') continue;
     const ttl = Math.min(ttlOf(record), input.maxTtlSeconds);
     if (ADDRESS_TYPES.has(record.type)) {
       const parsed = typeof record.data === 'string' ? parseIpLiteral(record.data) : undefined;

@@ -31,6 +31,9 @@ import type { QuarantineController } from '../quarantine/controller.js';
 import { filterAnswer, type FilteredAnswer } from './answer-filter.js';
 import { staticAnswer } from './static-hosts.js';
 import { ADDRESS_TYPES, EMPTY_ANSWER_TYPES, FORWARDED_TYPES, typeName } from './record-types.js';
+import { InFlightLimiter, type InFlightLimits } from './in-flight-limit.js';
+import type { CountedReporter } from './counted-reporter.js';
+import { malformedReporter, overloadReporter, type MalformedPacket, type OverloadRefusal } from './overload-report.js';
 import type { DnsTunnelDetector, TunnelFinding } from './tunnel-detector.js';
 import type { UpstreamAnswer } from './upstream.js';
 import {
@@ -68,10 +71,27 @@ export interface DnsServiceParts {
   hosts: ReadonlyMap<string, readonly string[]>;
   /** Answer TTLs are capped here, so a policy change reaches the agent's cache soon. */
   maxTtlSeconds: number;
+  /** Upstream queries pending at once (per agent, in all); beyond them queries get SERVFAIL at once. */
+  inFlight: InFlightLimits;
+  /** How often refusals for overload and malformed packets from non-agents are reported, counted (default 10 s). */
+  overloadReportMs?: number;
 }
 
 /** The largest UDP answer we send, whatever the client advertises (no IP fragmentation). */
 const MAX_UDP_ANSWER = 1232;
+
+/**
+ * The most a UDP answer may weigh. A source address that is not an agent's may be spoofed: answering
+ * it with more bytes than it sent would make us an amplifier against whoever owns that address (an
+ * unidentified client is refused with an EDE text several times the query's size). Such clients get
+ * at most the query's size (truncated, TC set): a real client comes back over TCP, which cannot be
+ * spoofed. Agents' addresses are inside the sandbox network and get the full EDNS size.
+ */
+function answerLimit(client: DnsClient, queryBytes: number, identified: boolean, ednsUdpSize: number | undefined): number {
+  if (client.transport === 'tcp') return 65535;
+  const advertised = Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, ednsUdpSize ?? CLASSIC_UDP_SIZE));
+  return identified ? advertised : Math.min(advertised, queryBytes);
+}
 
 /** What one query came to: the response and what the event says about it. */
 interface Outcome {
@@ -83,22 +103,39 @@ interface Outcome {
   enforced?: boolean;
   details?: DnsDetails;
   addresses?: string[];
+  /** Refused for overload: reported, counted, by the OverloadReporter instead of a dns.query event. */
+  overloaded?: true;
 }
 
 export class DnsService {
-  constructor(private readonly parts: DnsServiceParts) {}
+  private readonly inFlight: InFlightLimiter;
+  private readonly overload: CountedReporter<OverloadRefusal>;
+  private readonly malformed: CountedReporter<MalformedPacket>;
+
+  constructor(private readonly parts: DnsServiceParts) {
+    this.inFlight = new InFlightLimiter(parts.inFlight);
+    this.overload = overloadReporter(parts.events, parts.overloadReportMs ?? 10_000);
+    this.malformed = malformedReporter(parts.events, parts.overloadReportMs ?? 10_000);
+  }
 
   /** The answer to send back, or undefined when the packet must be dropped unanswered. */
   async answer(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
     const parsed = parseQuery(bytes);
     if (!parsed.ok) {
-      this.emit(client, undefined, { id: parsed.answer?.id ?? 0, name: parsed.answer?.question?.name ?? '', type: parsed.answer?.question?.type ?? '' }, {
-        rcode: parsed.answer?.rcode ?? RCODE.FORMERR,
-        decision: { action: 'deny', rule: 'dns.malformed', reason: parsed.reason },
-      }, parsed.answer === undefined ? 'dropped' : undefined);
+      const identified = this.parts.policy().identities.bySource(client.address) !== undefined;
+      // Garbage from a source that is no agent's (spoofable, and as plentiful as the sender likes) is
+      // counted, not logged packet by packet; an agent's own malformed queries are each an event.
+      if (identified) {
+        this.emit(client, undefined, { id: parsed.answer?.id ?? 0, name: parsed.answer?.question?.name ?? '', type: parsed.answer?.question?.type ?? '' }, {
+          rcode: parsed.answer?.rcode ?? RCODE.FORMERR,
+          decision: { action: 'deny', rule: 'dns.malformed', reason: parsed.reason },
+        }, parsed.answer === undefined ? 'dropped' : undefined);
+      } else {
+        this.malformed.note('malformed', { client: { ip: client.address, port: client.port, transport: client.transport }, reason: parsed.reason, answered: parsed.answer !== undefined });
+      }
       if (parsed.answer === undefined) return undefined;
       const { id, rcode, question, edns } = parsed.answer;
-      return encodeResponse({ id, recursionDesired: false, rcode, edns, ...(question ? { question } : {}), ede: { code: EDE.OTHER, text: parsed.reason } });
+      return encodeResponse({ id, recursionDesired: false, rcode, edns, ...(question ? { question } : {}), ede: { code: EDE.OTHER, text: parsed.reason } }, answerLimit(client, bytes.length, identified, undefined));
     }
     const query = parsed.query;
     const snapshot = this.parts.policy();
@@ -114,8 +151,8 @@ export class DnsService {
       edns: query.ednsUdpSize !== undefined,
       ...(outcome.ede ? { ede: outcome.ede } : {}),
     };
-    const limit = client.transport === 'tcp' ? 65535 : Math.min(MAX_UDP_ANSWER, Math.max(CLASSIC_UDP_SIZE, query.ednsUdpSize ?? CLASSIC_UDP_SIZE));
-    const response = encodeResponse(parts, limit);
+    const response = encodeResponse(parts, answerLimit(client, bytes.length, agent !== undefined, query.ednsUdpSize));
+    if (outcome.overloaded) return response;
     this.emit(client, agent ?? snapshot.unknownAgent, { id: query.id, name: query.question.name, type: query.question.type }, outcome);
     return response;
   }
@@ -158,7 +195,8 @@ export class DnsService {
     if (refusal !== undefined) return refusal;
 
     const fixed = this.parts.hosts.get(host);
-    const upstream: UpstreamAnswer = fixed ? staticAnswer(host, type, fixed, this.parts.maxTtlSeconds) : await this.parts.upstream.ask(host, type);
+    const upstream = fixed ? staticAnswer(host, type, fixed, this.parts.maxTtlSeconds) : await this.askUpstream(client, agent, host, type);
+    if (upstream === 'overloaded') return OVERLOADED;
     if (!upstream.ok) {
       return { rcode: RCODE.SERVFAIL, ede: { code: EDE.NO_REACHABLE_AUTHORITY, text: `no upstream resolver answered: ${upstream.reason}` }, details: {}, ...audited(auditDenial) };
     }
@@ -168,6 +206,7 @@ export class DnsService {
     }
     const filtered = filterAnswer({
       host,
+      type,
       answers: upstream.answers,
       authorities: upstream.authorities,
       view,
@@ -176,6 +215,20 @@ export class DnsService {
       keepRefused: !enforce,
     });
     return this.answerWith(agent, host, type, upstreamRcode === RCODE.NXDOMAIN ? RCODE.NXDOMAIN : RCODE.NOERROR, filtered, upstream.server, auditDenial);
+  }
+
+  /** Asks upstream within the in-flight limits; 'overloaded' when they are reached (and reported). */
+  private async askUpstream(client: DnsClient, agent: AgentPolicy, host: string, type: string): Promise<UpstreamAnswer | 'overloaded'> {
+    const admission = this.inFlight.admit(agent.name);
+    if (!admission.admitted) {
+      this.overload.note(agent.name, { agent: agent.name, agentMode: agent.mode, scope: admission.scope, limit: admission.limit, client: { ip: client.address, port: client.port } });
+      return 'overloaded';
+    }
+    try {
+      return await this.parts.upstream.ask(host, type);
+    } finally {
+      admission.release();
+    }
   }
 
   private answerWith(agent: AgentPolicy, host: string, type: string, rcode: Rcode, filtered: FilteredAnswer, server: string, auditDenial: Decision | undefined): Outcome {
@@ -267,6 +320,16 @@ export class DnsService {
     });
   }
 }
+
+/**
+ * SERVFAIL, not REFUSED: the condition is transient and the name is not refused; a stub retries later or
+ * asks its next server. RFC 8914 has no code for rate limiting, hence 0 (Other) with the reason.
+ */
+const OVERLOADED: Outcome = {
+  rcode: RCODE.SERVFAIL,
+  ede: { code: EDE.OTHER, text: 'too many of your DNS queries are waiting for an upstream answer; retry once some are answered' },
+  overloaded: true,
+};
 
 function blocked(rcode: Rcode, decision: Decision, enforced: boolean, code: number = EDE.BLOCKED): Outcome {
   return { rcode, ede: { code, text: decision.reason ?? decision.rule }, decision, enforced };

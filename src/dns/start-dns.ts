@@ -22,6 +22,7 @@ export function startDnsService(
       detector: new DnsTunnelDetector(),
       hosts: config.hosts,
       maxTtlSeconds: config.dns.maxTtlSeconds,
+      inFlight: { perAgent: config.dns.maxInFlightPerAgent, total: config.dns.maxInFlight },
     }),
   };
 }

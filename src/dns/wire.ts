@@ -85,6 +85,12 @@ export function parseQuery(bytes: Buffer): ParsedQuery {
   if (questions.length !== 1 || first === undefined) {
     return { ok: false, answer: { id, rcode: RCODE.FORMERR, edns }, reason: `a query must ask exactly one question (it asks ${questions.length})` };
   }
+  if (!isLiteralName(bytes, first.name)) {
+    // dns-packet joins labels with "." and decodes them as UTF-8, so a label holding a dot, bytes that
+    // are not UTF-8 or a compression pointer would come out as a different name than the one on the
+    // wire: it could not be echoed faithfully (the answer would be malformed) nor judged as asked.
+    return { ok: false, answer: { id, rcode: RCODE.FORMERR, edns }, reason: 'the question name is not plain labels (a label holds a dot or bytes that are not UTF-8, or the name uses a compression pointer)' };
+  }
   const question: Question = { name: first.name, type: String(first.type), class: String(first.class ?? 'IN') };
   if (question.class !== 'IN') {
     return { ok: false, answer: { id, rcode: RCODE.REFUSED, question, edns }, reason: `class ${question.class} is not served (only IN)` };
@@ -99,6 +105,21 @@ export function parseQuery(bytes: Buffer): ParsedQuery {
       ednsUdpSize: opt !== undefined && opt.type === 'OPT' ? opt.udpPayloadSize : undefined,
     },
   };
+}
+
+/** True when the question name at offset 12 is exactly `name`'s labels, byte for byte, with no pointer. */
+function isLiteralName(bytes: Buffer, name: string): boolean {
+  const raw: Buffer[] = [];
+  for (let offset = HEADER_BYTES; ; ) {
+    const length = bytes[offset];
+    // Above 63 is a compression pointer or a reserved label type.
+    if (length === undefined || length > 63) return false;
+    if (length === 0) break;
+    raw.push(bytes.subarray(offset + 1, offset + 1 + length));
+    offset += 1 + length;
+  }
+  const labels = name === '.' ? [] : name.split('.');
+  return labels.length === raw.length && labels.every((label, index) => raw[index]?.equals(Buffer.from(label, 'utf8')) === true);
 }
 
 /** A record as dns-packet decodes and encodes it. */
@@ -118,12 +139,16 @@ export interface ResponseParts {
 
 /**
  * Encodes a response. `maxBytes` (UDP) truncates: records are left out and TC is set, so the client
- * asks again over TCP; the OPT record with the EDE stays, since that is what explains the answer.
+ * asks again over TCP; the OPT record with the EDE stays, since that is what explains the answer,
+ * unless even that does not fit (a limit as small as the query itself): then the EDE goes too.
  */
 export function encodeResponse(parts: ResponseParts, maxBytes = Number.POSITIVE_INFINITY): Buffer {
   const full = encodeWithOpt(parts, false);
   if (full.length <= maxBytes) return full;
-  return encodeWithOpt({ ...parts, answers: [], authorities: [] }, true);
+  const truncated = encodeWithOpt({ ...parts, answers: [], authorities: [] }, true);
+  if (truncated.length <= maxBytes || parts.ede === undefined) return truncated;
+  const { ede: _withheld, ...bare } = parts;
+  return encodeWithOpt({ ...bare, answers: [], authorities: [] }, true);
 }
 
 function encodeWithOpt(parts: ResponseParts, truncated: boolean): Buffer {

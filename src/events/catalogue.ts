@@ -30,6 +30,8 @@ export const LIFECYCLE_EVENT_NAMES = [
   'flow.killed',
   'marker.set',
   'dns.query',
+  'dns.overloaded',
+  'dns.malformed',
   'quarantine.webhook_delivered',
   'quarantine.webhook_failed',
   'sink.error',

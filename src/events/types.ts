@@ -26,6 +26,10 @@ export type EventName =
   /** A trainer set the agent's training-step marker: its later events carry it in `labels`. */
   | 'marker.set'
   | 'dns.query'
+  /** Upstream queries refused because too many were in flight (counted: one event per agent per interval). */
+  | 'dns.overloaded'
+  /** Malformed or unanswerable DNS packets from sources that are not agents (counted, like dns.overloaded). */
+  | 'dns.malformed'
   | 'quarantine.webhook_delivered'
   | 'quarantine.webhook_failed'
   | 'detection.budget_exceeded'

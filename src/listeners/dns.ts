@@ -1,17 +1,16 @@
 /**
  * The DNS listener's sockets: UDP and TCP on the same address. Each query goes to DnsService (the
- * logic); this file only moves bytes. Over TCP, messages carry a two-byte length (RFC 7766), several
- * may be pipelined on one connection and are answered as each is ready (matched by id), at most
- * MAX_IN_FLIGHT_PER_CONNECTION at a time (reading pauses beyond that), and an idle connection is closed.
+ * logic); this file only moves bytes. A TCP connection is served by dns-tcp-connection.ts (framing,
+ * pipelining and its bounds); at most MAX_TCP_CONNECTIONS are open at once, each holding buffers.
  */
 import dgram from 'node:dgram';
 import net, { type AddressInfo } from 'node:net';
 import type { ListenAddress } from '../config/addresses.js';
 import type { DnsService } from '../dns/dns-service.js';
-import { frame, readFrames } from '../dns/tcp-framing.js';
+import { serveTcpConnection } from './dns-tcp-connection.js';
 
 export interface DnsListenerOptions {
-  /** A TCP connection with no complete query for this long is closed. */
+  /** A TCP connection with no complete query (nor answer) for this long is closed. */
   idleMs: number;
   /** Reports socket errors after start-up (never fatal). */
   onError: (transport: 'udp' | 'tcp', error: NodeJS.ErrnoException) => void;
@@ -22,8 +21,7 @@ export interface DnsListener {
   close(): Promise<void>;
 }
 
-const MAX_IN_FLIGHT_PER_CONNECTION = 32;
-const MAX_TCP_MESSAGE = 65535;
+const MAX_TCP_CONNECTIONS = 256;
 /** With port 0, the UDP port the system picked may be taken for TCP: try another a few times. */
 const BIND_ATTEMPTS = 5;
 
@@ -67,11 +65,14 @@ function bindTcp(listen: ListenAddress): Promise<net.Server> {
 }
 
 function serve(service: DnsService, udp: dgram.Socket, tcp: net.Server, options: DnsListenerOptions): DnsListener {
+  // Answers still pending at close (an upstream timing out) must not be sent: send() on a closed
+  // socket throws, and inside a promise callback that would be an unhandled rejection.
+  let closed = false;
   udp.on('error', (error: NodeJS.ErrnoException) => options.onError('udp', error));
   udp.on('message', (bytes, remote) => {
     service.answer(bytes, { address: remote.address, port: remote.port, transport: 'udp' }).then(
       (response) => {
-        if (response !== undefined) udp.send(response, remote.port, remote.address, (error) => error && options.onError('udp', error));
+        if (response !== undefined && !closed) udp.send(response, remote.port, remote.address, (error) => error && options.onError('udp', error));
       },
       (error: unknown) => options.onError('udp', asErrno(error)),
     );
@@ -79,37 +80,18 @@ function serve(service: DnsService, udp: dgram.Socket, tcp: net.Server, options:
 
   const sockets = new Set<net.Socket>();
   tcp.on('error', (error: NodeJS.ErrnoException) => options.onError('tcp', error));
+  tcp.maxConnections = MAX_TCP_CONNECTIONS;
   tcp.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.setTimeout(options.idleMs, () => socket.destroy());
-    const client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, transport: 'tcp' as const };
-    let inFlight = 0;
-    readFrames(socket, MAX_TCP_MESSAGE, (message) => {
-      inFlight += 1;
-      if (inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
-      service.answer(Buffer.from(message), client).then(
-        (response) => {
-          inFlight -= 1;
-          if (socket.destroyed) return;
-          socket.resume();
-          // An unanswerable message (a response sent to us) ends the connection: the stream is not DNS.
-          if (response === undefined) socket.destroy();
-          else socket.write(frame(response));
-        },
-        (error: unknown) => {
-          options.onError('tcp', asErrno(error));
-          socket.destroy();
-        },
-      );
-    });
+    serveTcpConnection(socket, service, options.idleMs, (error) => options.onError('tcp', error));
   });
 
   const udpAddress = udp.address();
   return {
     address: udpAddress,
     close: async () => {
+      closed = true;
       const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       const udpClosed = new Promise<void>((resolve) => udp.close(() => resolve()));

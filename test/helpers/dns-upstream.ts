@@ -24,15 +24,28 @@ export interface ZoneOptions {
   servfail?: string[];
 }
 
+/** UDP on a free port, then TCP on the same number; the UDP port may be taken for TCP: try again. */
+async function bindPair(): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 0; ; attempt += 1) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', resolve);
+      });
+      return { udp, tcp, port };
+    } catch (error) {
+      udp.close();
+      if (attempt >= 5) throw error;
+    }
+  }
+}
+
 export async function dnsUpstream(zone: ZoneOptions): Promise<DnsUpstream> {
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
-  const tcp = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', resolve);
-  });
+  const { udp, tcp, port } = await bindPair();
   const asked: string[] = [];
   const sockets = new Set<net.Socket>();
 

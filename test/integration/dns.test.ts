@@ -322,3 +322,32 @@ describe('DNS over TCP: idle connections', () => {
     }
   });
 });
+
+describe('DNS listener: spellings and record types that must not get around the rules', () => {
+  it('refuses a denied name however it is spelled: case, trailing dot, full-width Unicode; never asks upstream', async () => {
+    for (const spelling of ['BLOCKED.Allowed.TEST', 'blocked.allowed.test.', 'Blocked.ALLOWED.test.']) {
+      const out = await dig(dnsPort, [spelling, 'A']);
+      expect(out).toContain('status: NXDOMAIN');
+      expect(out).toContain('blocked.allowed.test hosts user uploads');
+    }
+    // U+FF42… full-width letters map to "blocked" (UTS #46), sent as raw UTF-8 labels.
+    const fullWidth = await udpExchange(dnsPort, query(4242, '\uff42\uff4c\uff4f\uff43\uff4b\uff45\uff44.allowed.test', 'A'));
+    expect(rcodeOf(dnsPacket.decode(fullWidth ?? fail()))).toBe(RCODE.NXDOMAIN);
+    // An escaped dot inside a label is not the name it looks like once joined: refused, not forwarded.
+    const escaped = await dig(dnsPort, ['blocked\\.allowed.test', 'A']);
+    expect(escaped).toContain('status: FORMERR');
+    expect(upstream.asked.filter((entry) => entry.startsWith('blocked.allowed.test '))).toEqual([]);
+  });
+
+  it('answers HTTPS / SVCB empty (their address hints would bypass vetting) and refuses ANY, without asking upstream', async () => {
+    for (const type of ['HTTPS', 'SVCB']) {
+      const out = await dig(dnsPort, ['allowed.test', type]);
+      expect(out).toContain('status: NOERROR');
+      expect(out).toContain('ANSWER: 0');
+      expect(out).toContain('EDE: 17 (Filtered)');
+    }
+    const any = await dig(dnsPort, ['allowed.test', 'ANY']);
+    expect(any).toContain('status: REFUSED');
+    expect(upstream.asked.filter((entry) => /^allowed\.test (UNKNOWN_6[45]|ANY) /.test(entry))).toEqual([]);
+  });
+});

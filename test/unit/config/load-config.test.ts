@@ -51,7 +51,7 @@ describe('parseConfigText', () => {
         ['example.test', ['127.0.0.1']],
         ['dual.test', ['127.0.0.2', '::1']],
       ]),
-      dns: { cacheMaxEntries: 50, minTtlSeconds: 1, maxTtlSeconds: 60, negativeTtlSeconds: 0, timeoutMs: 500, upstreams: [] },
+      dns: { cacheMaxEntries: 50, minTtlSeconds: 1, maxTtlSeconds: 60, negativeTtlSeconds: 0, timeoutMs: 500, maxInFlightPerAgent: 64, maxInFlight: 256, upstreams: [] },
       timeouts: { headerMs: 1000, connectMs: 2000, idleMs: 3000, peekMs: 100 },
       limits: { maxHeaderBytes: 8192, maxFlowsTotal: 100, maxFlowsPerAgent: 10 },
       quarantine: { defaultDurationS: null, durationsS: {}, webhooks: [] },

@@ -13,17 +13,19 @@ function view(): DnsPolicyView {
 }
 
 function input(answers: DnsRecord[], extra: Partial<FilterInput> = {}): FilterInput {
-  return { host: 'api.example.com', answers, authorities: [], view: view(), ports: [443], maxTtlSeconds: 300, ...extra };
+  return { host: 'api.example.com', type: 'A', answers, authorities: [], view: view(), ports: [443], maxTtlSeconds: 300, ...extra };
 }
 
 describe('filterAnswer', () => {
   it('keeps public addresses with TTLs capped and reports the smallest', () => {
     const out = filterAnswer(input([
       { type: 'A', name: 'api.example.com', ttl: 3600, data: '140.82.112.3' },
-      { type: 'AAAA', name: 'api.example.com', ttl: 120, data: '2606:50c0:8000:0:0:0:0:153' },
+      { type: 'A', name: 'api.example.com', ttl: 120, data: '140.82.112.4' },
     ]));
-    expect(out).toMatchObject({ kind: 'answer', addresses: ['140.82.112.3', '2606:50c0:8000::153'], addressTtl: 120, dropped: [] });
+    expect(out).toMatchObject({ kind: 'answer', addresses: ['140.82.112.3', '140.82.112.4'], addressTtl: 120, dropped: [] });
     if (out.kind === 'answer') expect(out.answers.map((record) => ('ttl' in record ? record.ttl : -1))).toEqual([300, 120]);
+    const six = filterAnswer(input([{ type: 'AAAA', name: 'api.example.com', ttl: 120, data: '2606:50c0:8000:0:0:0:0:153' }], { type: 'AAAA' }));
+    expect(six).toMatchObject({ kind: 'answer', addresses: ['2606:50c0:8000::153'] });
   });
 
   it('drops special-range and uncovered private addresses, keeps covered ones', () => {
@@ -44,7 +46,17 @@ describe('filterAnswer', () => {
       { type: 'TXT', name: 'api.example.com', ttl: 60, data: ['side data'] },
     ]));
     expect(out).toMatchObject({ kind: 'answer', chain: ['api.example.com', 'edge.cdn.example.net'], addresses: ['140.82.112.9'] });
-    expect(out.kind === 'answer' && out.answers.map((record) => record.type)).toEqual(['CNAME', 'A', 'TXT']);
+    expect(out.kind === 'answer' && out.answers.map((record) => record.type)).toEqual(['CNAME', 'A']);
+  });
+
+  it('keeps only the type asked for: addresses added to a TXT answer are not handed out', () => {
+    const out = filterAnswer(input([
+      { type: 'TXT', name: 'api.example.com', ttl: 60, data: ['v=spf1 -all'] },
+      { type: 'A', name: 'api.example.com', ttl: 60, data: '140.82.112.3' },
+      { type: 'AAAA', name: 'api.example.com', ttl: 60, data: '2606:50c0:8000::153' },
+    ], { type: 'TXT' }));
+    expect(out).toMatchObject({ kind: 'answer', addresses: [] });
+    expect(out.kind === 'answer' && out.answers.map((record) => record.type)).toEqual(['TXT']);
   });
 
   it('refuses the whole answer when a chain name is denied, globally or by the agent', () => {

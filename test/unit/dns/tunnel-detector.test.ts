@@ -115,4 +115,35 @@ describe('DNS tunnel detector', () => {
     const flood = Array.from({ length: 500 }, (_, i) => `n${i}.flood.example`);
     expect(feed(new DnsTunnelDetector({ windowMs: WINDOW, maxParents: 4, maxNamesPerParent: 8 }), flood)).toEqual([]);
   });
+
+  it('counts over a sliding window: 28 names at the end of one window and 28 at the start of the next are a burst', () => {
+    const d = detector();
+    // An ordinary lookup opens the window; the tunnel then times its names around the window's end.
+    expect(d.observe({ agent: 'a', name: 'www.tunnel.example', type: 'A', atMs: 0 })).toBeUndefined();
+    const names = Array.from({ length: 56 }, (_, i) => iodineShortName(i, 't.tunnel.example'));
+    const findings = names.flatMap((name, i) => d.observe({ agent: 'a', name, type: 'A', atMs: i < 28 ? WINDOW - 28 + i : WINDOW + (i - 28) }) ?? []);
+    expect(findings[0]).toMatchObject({ confidence: 'high', first: true, parent: 'tunnel.example' });
+  });
+
+  it('flags a slow drip that stays under every window threshold, sustained for minutes', () => {
+    const d = detector();
+    // 20 unique encoded names a minute (one every 3 s) for 30 minutes: never 30 within a window.
+    const findings: TunnelFinding[] = [];
+    for (let i = 0; i < 600; i += 1) {
+      const finding = d.observe({ agent: 'a', name: iodineShortName(i, 't.drip.example'), type: 'A', atMs: i * 3_000 });
+      if (finding) findings.push(finding);
+    }
+    expect(findings[0]).toMatchObject({ confidence: 'medium', first: true, evidence: expect.stringContaining('slow drip') });
+  });
+
+  it('leaves a sparse stream of encoded-looking names alone for hours (5 a minute under one parent)', () => {
+    const d = detector();
+    const findings: TunnelFinding[] = [];
+    for (let i = 0; i < 600; i += 1) {
+      const finding = d.observe({ agent: 'a', name: iodineShortName(i, 'cdn.hashes.example'), type: 'A', atMs: i * 12_000 });
+      if (finding) findings.push(finding);
+      for (const name of ORDINARY_NAMES) if (d.observe({ agent: 'a', name, type: 'A', atMs: i * 12_000 })) findings.push({ parent: name, confidence: 'medium', evidence: name, first: true });
+    }
+    expect(findings).toEqual([]);
+  });
 });

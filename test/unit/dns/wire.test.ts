@@ -82,3 +82,18 @@ describe('encodeResponse', () => {
     expect(option.subarray(option.length - 3).toString()).toBe('...');
   });
 });
+
+describe('parseQuery refuses names that dns-packet would read as another name', () => {
+  const raw = (labels: Buffer[]): Buffer =>
+    Buffer.concat([Buffer.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels.map((label) => Buffer.concat([Buffer.from([label.length]), label])), Buffer.from([0, 0, 1, 0, 1])]);
+
+  it('a label holding a dot, non-UTF-8 bytes, or a pointer into the header is FORMERR, not a different name', () => {
+    expect(parseQuery(raw([Buffer.from('a.b'), Buffer.from('example')]))).toMatchObject({ ok: false, answer: { rcode: RCODE.FORMERR } });
+    expect(parseQuery(raw([Buffer.from('.'), Buffer.from('example')]))).toMatchObject({ ok: false, answer: { rcode: RCODE.FORMERR } });
+    expect(parseQuery(raw([Buffer.from([0xff, 0xfe]), Buffer.from('example')]))).toMatchObject({ ok: false, answer: { rcode: RCODE.FORMERR } });
+    const pointer = Buffer.from([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x00, 0, 1, 0, 1]);
+    expect(parseQuery(pointer)).toMatchObject({ ok: false });
+    expect(parseQuery(raw([Buffer.from('Example'), Buffer.from('com')]))).toMatchObject({ ok: true, query: { question: { name: 'Example.com' } } });
+    expect(parseQuery(raw([Buffer.from('bücher'), Buffer.from('example')]))).toMatchObject({ ok: true, query: { question: { name: 'bücher.example' } } });
+  });
+});
