@@ -309,8 +309,7 @@ export class Pipeline {
     const dial = await this.connect(flow);
     if (!dial.ok) return void client.destroy();
     acknowledge();
-    if (early.length > 0) dial.socket.write(early);
-    this.relay(flow, client, dial.socket);
+    this.relay(flow, client, dial.socket, undefined, early.length > 0 ? [early] : []);
   }
 
   /** Mining inspection of one plain-HTTP exchange (the absolute-URI entry). */
@@ -318,18 +317,25 @@ export class Pipeline {
     return new HttpExchangeInspection(this.judge, flow);
   }
 
-  /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
-  relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
+  /**
+   * Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. `held` are
+   * the agent's bytes read before the relay (the peeked first flight): they go upstream first, once
+   * the budget meter has passed them like any later chunk.
+   */
+  relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector, held: readonly Buffer[] = []): RelayHandle {
     const clientWrittenBefore = client.bytesWritten;
     const meter = this.budgets.meter(flow);
     const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
     flow.terminate = handle.terminate;
     flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
-    // What was written before the relay (the peeked first bytes) counts against the budget too.
-    const overAtStart = meter && upstream.bytesWritten > 0 ? meter(upstream.bytesWritten) : undefined;
-    if (overAtStart !== undefined) handle.terminate(overAtStart);
+    // The first flight is metered before it is sent, not after: otherwise every new flow (or many at
+    // once) could push a whole peek's worth past a spent budget. The relay forwards only later reads,
+    // so these still arrive first.
+    const heldBytes = held.reduce((sum, chunk) => sum + chunk.length, 0);
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
-    if (flow.revoked !== undefined) handle.terminate(flow.revoked);
+    const refused = flow.revoked ?? (meter && heldBytes > 0 ? meter(heldBytes) : undefined);
+    if (refused !== undefined) handle.terminate(refused);
+    else for (const chunk of held) upstream.write(chunk);
     void handle.done.then((result) =>
       this.close(flow, {
         // Closed by the peers or by going idle is a normal end; anything else (an error, a refusal, a

@@ -1,0 +1,85 @@
+import type net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextEvent } from '../helpers/event-waits.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { connectTo, connectTunnel, socks5Connect, whenClosed } from '../helpers/raw-clients.js';
+import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
+import { tcpUpstream, type Upstream } from '../helpers/upstreams.js';
+
+/**
+ * A bytes_out budget must hold for the first bytes of a flow too: the tunnel reads the agent's first
+ * flight to classify it before dialling, and those held bytes must be metered before they are sent,
+ * or every new flow could push up to a whole peek (64 KiB) past the limit — for CONNECT and SOCKS alike.
+ */
+
+let rules: TempRules;
+let proxy: TestProxy;
+let counter: Upstream & { sockets: Set<net.Socket> };
+/** Bytes the destination received, per connection (keyed by the proxy's source port). */
+const received = new Map<number, number>();
+const arrivals = new Map<number, () => void>();
+
+const agent = (name: string, source: string): string => `agent: ${name}
+identify: { sources: ["${source}/32"] }
+allow:
+  - { host: counter.test, ports: [${counter.port}] }
+  - { cidr: 127.0.0.1/32, ports: [${counter.port}] }
+budgets:
+  bytes_out: { limit: 1KiB, window: 1h, action: deny }
+`;
+
+beforeAll(async () => {
+  counter = await tcpUpstream((socket) => {
+    const port = socket.remotePort ?? 0;
+    received.set(port, 0);
+    socket.on('data', (chunk: Buffer) => received.set(port, (received.get(port) ?? 0) + chunk.length));
+    arrivals.get(port)?.();
+  });
+  rules = await tempRules(DENY_UNKNOWN_POLICY, { tunneller: agent('tunneller', '127.0.0.8'), socker: agent('socker', '127.0.0.1') });
+  proxy = await startTestProxy(rules.dir, (config) => config.hosts.set('counter.test', ['127.0.0.1']));
+});
+
+afterAll(async () => {
+  await proxy.stop();
+  await counter.close();
+  await rules.remove();
+});
+
+/**
+ * Once the proxy closed the flow: every connection the destination accepted before a fresh probe has
+ * been accepted (the accept queue is in order) and has closed, so all it will ever receive is counted.
+ */
+async function bytesDelivered(): Promise<number> {
+  const probe = await connectTo(counter.port);
+  await new Promise<void>((resolve) => {
+    if (received.has(probe.localPort ?? -1)) resolve();
+    else arrivals.set(probe.localPort ?? -1, resolve);
+  });
+  const others = [...counter.sockets].filter((socket) => socket.remotePort !== probe.localPort);
+  await Promise.all(others.map((socket) => (socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', resolve)))));
+  probe.destroy();
+  return [...received].filter(([port]) => port !== probe.localPort).reduce((sum, [, bytes]) => sum + bytes, 0);
+}
+
+describe('bytes_out and the first flight', () => {
+  it('CONNECT: a first flight larger than the budget is refused before a byte of it is sent', async () => {
+    const tunnel = await connectTunnel(Number(new URL(proxy.httpUrl).port), `counter.test:${counter.port}`, { localAddress: '127.0.0.8' });
+    expect(tunnel.status).toBe(200);
+    const closed = nextEvent(proxy.log, (e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'tunneller');
+    tunnel.socket.write(Buffer.alloc(8192, 0x78));
+    expect((await closed).rule?.id).toBe('budget.bytes_out');
+    await whenClosed(tunnel.socket);
+    expect(await bytesDelivered()).toBe(0);
+  });
+
+  it('SOCKS5: the same', async () => {
+    received.clear();
+    const socks = await socks5Connect(proxy.socksPort, 'counter.test', counter.port);
+    expect(socks.reply).toBe(0);
+    const closed = nextEvent(proxy.log, (e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'socker');
+    socks.socket.write(Buffer.alloc(8192, 0x78));
+    expect((await closed).rule?.id).toBe('budget.bytes_out');
+    await whenClosed(socks.socket);
+    expect(await bytesDelivered()).toBe(0);
+  });
+});
