@@ -33,6 +33,8 @@ export class QuarantineStore {
   private writing: Promise<void> = Promise.resolve();
   /** Agents quarantined in memory whose quarantine has not reached the file yet. */
   private readonly unsaved = new Set<string>();
+  /** Agents released in memory whose release has not reached the file yet → `since` of what was released. */
+  private readonly unsavedReleases = new Map<string, string>();
 
   private constructor(readonly file: string) {}
 
@@ -72,6 +74,9 @@ export class QuarantineStore {
       const entry = this.entries.get(agent);
       if (entry && !fromFile.has(agent)) fromFile.set(agent, entry);
     }
+    // Likewise a release made here but not written yet: the file read is older, it must not undo it
+    // (a quarantine the file has from elsewhere since — another `since` — is a new one and stays).
+    for (const [agent, since] of this.unsavedReleases) if (fromFile.get(agent)?.since === since) fromFile.delete(agent);
     this.entries = fromFile;
   }
 
@@ -108,13 +113,16 @@ export class QuarantineStore {
   add(entry: QuarantineEntry): Promise<void> {
     if (!this.get(entry.agent)) this.entries.set(entry.agent, entry);
     this.unsaved.add(entry.agent);
+    this.unsavedReleases.delete(entry.agent);
     return this.persist();
   }
 
   /** Releases the agent; resolves to whether it was quarantined. */
   async release(agent: string): Promise<boolean> {
+    const released = this.entries.get(agent);
     const had = this.entries.delete(agent);
     this.unsaved.delete(agent);
+    if (released) this.unsavedReleases.set(agent, released.since);
     await this.persist();
     return had;
   }
@@ -136,11 +144,14 @@ export class QuarantineStore {
     const write = this.writing.then(async () => {
       const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
       const saving = [...this.unsaved];
+      const releasing = [...this.unsavedReleases.keys()];
       await mkdir(path.dirname(this.file), { recursive: true });
       const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
       for (const agent of saving) this.unsaved.delete(agent);
+      // Only if not quarantined again since this snapshot was taken (then `add` took it off the set).
+      for (const agent of releasing) if (!this.entries.has(agent)) this.unsavedReleases.delete(agent);
     });
     // The caller learns of its own failure; the next write still runs (a full disk that recovers).
     this.writing = write.catch(() => undefined);
