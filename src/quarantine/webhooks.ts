@@ -10,7 +10,8 @@ import type { Tags } from '../events/types.js';
  * be paused. Deliveries run in the background: a slow or dead receiver never delays a flow, nor the
  * quarantine itself. Each delivery is retried with exponential backoff a bounded number of times; when
  * it still fails, a `quarantine.webhook_failed` event says so. Secrets in headers are resolved per call
- * and never appear in events (nor does the URL's query or user info, which may hold a token).
+ * and never appear in events (nor does anything of the URL but its origin: path, query and user info may
+ * hold a token).
  */
 
 /** The JSON body each webhook receives. */
@@ -168,8 +169,10 @@ function post(url: string, headers: Record<string, string>, body: string, timeou
   });
 }
 
-/** The URL as events show it: no user info, no query (either may carry a token). */
+/**
+ * The URL as events show it: its origin only. A token may sit in the user info, the query, or the path
+ * itself (Slack- and Discord-style hook URLs are secrets end to end).
+ */
 export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  return new URL(url).origin;
 }
