@@ -124,12 +124,6 @@ export class BudgetTracker {
     };
   }
 
-  /** Bytes counted after the fact (plain-HTTP request bodies, reported when the exchange ends). */
-  charge(flow: Flow, bytes: number): void {
-    const meter = bytes > 0 ? this.meter(flow) : undefined;
-    meter?.(bytes);
-  }
-
   private overspent(flow: Flow, window: UsageWindow, bytes: number, limit: number, windowMs: number, configured: BudgetAction): string | undefined {
     const action = this.effective(flow, configured);
     const reason = this.bytesReason(flow, window, limit, windowMs);

@@ -367,8 +367,6 @@ export class Pipeline {
   close(flow: Flow, details: CloseDetails): void {
     this.registry.remove(flow);
     this.budgets.closed(flow);
-    // Tunnels are metered as bytes pass; a plain-HTTP request's body is counted when it is done.
-    if (flow.entry === 'http' && details.source?.bytes) this.budgets.charge(flow, details.source.bytes);
     this.emitFlow('flow.closed', flow, details);
   }
 

@@ -1,31 +1,40 @@
+import { writeFile } from 'node:fs/promises';
 import type net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { curl } from '../helpers/curl.js';
 import { nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { connectTo, connectTunnel, socks5Connect, whenClosed } from '../helpers/raw-clients.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
-import { tcpUpstream, type Upstream } from '../helpers/upstreams.js';
+import { httpUpstream, tcpUpstream, type Upstream } from '../helpers/upstreams.js';
 
 /**
- * A bytes_out budget must hold for the first bytes of a flow too: the tunnel reads the agent's first
- * flight to classify it before dialling, and those held bytes must be metered before they are sent,
- * or every new flow could push up to a whole peek (64 KiB) past the limit — for CONNECT and SOCKS alike.
+ * A bytes_out budget must not be evaded by the way bytes go out:
+ * - the first bytes of a tunnel: it reads the agent's first flight to classify it before dialling, and
+ *   those held bytes must be metered before they are sent, or every new flow could push up to a whole
+ *   peek (64 KiB) past the limit — for CONNECT and SOCKS alike;
+ * - plain HTTP: the request head (a URL, headers) carries data too, and a body must be metered as it
+ *   streams, not when the exchange ends (by then a 1 GiB upload has gone).
  */
 
 let rules: TempRules;
 let proxy: TestProxy;
 let counter: Upstream & { sockets: Set<net.Socket> };
+let web: Upstream;
 /** Bytes the destination received, per connection (keyed by the proxy's source port). */
 const received = new Map<number, number>();
 const arrivals = new Map<number, () => void>();
 
-const agent = (name: string, source: string): string => `agent: ${name}
+const agent = (name: string, source: string, limit = '1KiB'): string => `agent: ${name}
 identify: { sources: ["${source}/32"] }
 allow:
   - { host: counter.test, ports: [${counter.port}] }
   - { cidr: 127.0.0.1/32, ports: [${counter.port}] }
+  - { host: web.test, ports: [${web.port}] }
+  - { cidr: 127.0.0.1/32, ports: [${web.port}] }
 budgets:
-  bytes_out: { limit: 1KiB, window: 1h, action: deny }
+  bytes_out: { limit: ${limit}, window: 1h, action: deny }
 `;
 
 beforeAll(async () => {
@@ -35,13 +44,23 @@ beforeAll(async () => {
     socket.on('data', (chunk: Buffer) => received.set(port, (received.get(port) ?? 0) + chunk.length));
     arrivals.get(port)?.();
   });
-  rules = await tempRules(DENY_UNKNOWN_POLICY, { tunneller: agent('tunneller', '127.0.0.8'), socker: agent('socker', '127.0.0.1') });
-  proxy = await startTestProxy(rules.dir, (config) => config.hosts.set('counter.test', ['127.0.0.1']));
+  web = await httpUpstream();
+  rules = await tempRules(DENY_UNKNOWN_POLICY, {
+    tunneller: agent('tunneller', '127.0.0.8'),
+    socker: agent('socker', '127.0.0.1'),
+    getter: agent('getter', '127.0.0.9', '4KiB'),
+    uploader: agent('uploader', '127.0.0.10', '64KiB'),
+  });
+  proxy = await startTestProxy(rules.dir, (config) => {
+    config.hosts.set('counter.test', ['127.0.0.1']);
+    config.hosts.set('web.test', ['127.0.0.1']);
+  });
 });
 
 afterAll(async () => {
   await proxy.stop();
   await counter.close();
+  await web.close();
   await rules.remove();
 });
 
@@ -81,5 +100,33 @@ describe('bytes_out and the first flight', () => {
     expect((await closed).rule?.id).toBe('budget.bytes_out');
     await whenClosed(socks.socket);
     expect(await bytesDelivered()).toBe(0);
+  });
+});
+
+describe('bytes_out and plain HTTP', () => {
+  it('request heads count: many small GETs carrying data in their URLs are refused once the budget is spent', async () => {
+    const statuses: number[] = [];
+    let refusal = '';
+    for (let index = 0; index < 6; index += 1) {
+      const get = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.9', `http://web.test:${web.port}/?d=${'x'.repeat(1000)}`]);
+      statuses.push(get.status);
+      if (get.status === 403 && refusal === '') refusal = get.body;
+    }
+    // ~1.1 KB of head each against 4 KiB: the fourth crosses the limit and is not forwarded.
+    expect(statuses).toEqual([200, 200, 200, 403, 403, 403]);
+    expect(JSON.parse(refusal)).toMatchObject({ rule: 'budget.bytes_out' });
+    expect(web.requests.filter((request) => request.url.startsWith('/?d='))).toHaveLength(3);
+  });
+
+  it('a request body is metered as it streams: an upload far over the budget stops at the limit', async () => {
+    received.clear();
+    const closed = nextEvent(proxy.log, (e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'uploader');
+    const body = path.join(rules.dir, 'upload.bin');
+    await writeFile(body, Buffer.alloc(1024 * 1024, 0x61));
+    const upload = curl(['-x', proxy.httpUrl, '--interface', '127.0.0.10', '-H', 'Expect:', '--data-binary', `@${body}`, `http://counter.test:${counter.port}/upload`], 30_000);
+    const close = await closed;
+    await upload;
+    expect(close.rule?.id).toBe('budget.bytes_out');
+    expect(await bytesDelivered()).toBeLessThanOrEqual(64 * 1024);
   });
 });
