@@ -10,7 +10,7 @@ import { UsageWindow } from './usage-window.js';
 /**
  * Keeps every agent's budgets (src/budgets/types.ts) and acts when one is spent:
  *
- * - `bytes_out`: bytes the agent sends, fed by the relay per chunk (one add and one comparison, no
+ * - `bytes_out`: bytes the agent sends, fed per chunk by the relay and the HTTP entry (one add and one comparison, no
  *   allocation); `deny` stops the flow whose chunk would cross the limit (that chunk is not forwarded)
  *   and refuses the agent's new flows until the window resets;
  * - `new_destinations`: (host or address, port) pairs not yet used in the window, counted at admission;
@@ -105,16 +105,16 @@ export class BudgetTracker {
   }
 
   /**
-   * The relay's per-chunk meter of bytes going out, or undefined when the agent has no `bytes_out`
-   * budget (then the relay pays nothing). The budget is read from the flow's current policy at each
-   * chunk, so a reload that adds, changes or removes it applies to live flows too.
+   * The per-chunk meter of bytes going out. The budget is read from the flow's current policy at each
+   * chunk, so a reload that adds, changes or removes it applies to live flows too; without a budget a
+   * chunk costs one property read.
    */
-  meter(flow: Flow): BytesMeter | undefined {
-    if (!flow.agent.budgets?.bytesOut) return undefined;
-    const window = this.usageOf(flow.agent.name).bytesOut;
+  meter(flow: Flow): BytesMeter {
+    let window: UsageWindow | undefined;
     return (bytes) => {
       const budget = flow.agent.budgets?.bytesOut;
       if (!budget) return undefined;
+      window ??= this.usageOf(flow.agent.name).bytesOut;
       window.roll(Date.now(), budget.windowMs);
       if (window.used + bytes <= budget.limit) {
         window.used += bytes;

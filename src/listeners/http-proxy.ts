@@ -193,7 +193,7 @@ async function forward(
   const meter = pipeline.budgets.meter(flow);
   // Before anything is forwarded the agent is told why (403); once the body streams, the exchange ends.
   const overBudget = (bytes: number, forwarding: boolean): boolean => {
-    const over = meter && bytes > 0 ? meter(bytes) : undefined;
+    const over = bytes > 0 ? meter(bytes) : undefined;
     if (over === undefined) return false;
     if (forwarding) {
       flow.terminate?.(over);
@@ -206,7 +206,7 @@ async function forward(
   if (overBudget(requestHeadBytes(req), false)) return;
   req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
   // Most requests (GET, HEAD) carry no body: they skip the holding stream altogether.
-  const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES, meter && ((bytes) => !overBudget(bytes, true))) : undefined;
+  const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES, (bytes) => !overBudget(bytes, true)) : undefined;
   // While the body was held the flow may have been revoked (reload, quarantine) or the client may have
   // gone: a body cut short is never forwarded, and nothing is forwarded for a flow that has ended.
   if (body?.state === 'aborted' || closed || failure !== undefined || res.destroyed || flow.revoked !== undefined) {

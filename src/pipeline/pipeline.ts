@@ -333,7 +333,7 @@ export class Pipeline {
     // so these still arrive first.
     const heldBytes = held.reduce((sum, chunk) => sum + chunk.length, 0);
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
-    const refused = flow.revoked ?? (meter && heldBytes > 0 ? meter(heldBytes) : undefined);
+    const refused = flow.revoked ?? (heldBytes > 0 ? meter(heldBytes) : undefined);
     if (refused !== undefined) handle.terminate(refused);
     else for (const chunk of held) upstream.write(chunk);
     void handle.done.then((result) =>

@@ -50,6 +50,7 @@ beforeAll(async () => {
     socker: agent('socker', '127.0.0.1'),
     getter: agent('getter', '127.0.0.9', '4KiB'),
     uploader: agent('uploader', '127.0.0.10', '64KiB'),
+    latecomer: agent('latecomer', '127.0.0.11').replace(/budgets:[^]*$/, ''),
   });
   proxy = await startTestProxy(rules.dir, (config) => {
     config.hosts.set('counter.test', ['127.0.0.1']);
@@ -128,5 +129,21 @@ describe('bytes_out and plain HTTP', () => {
     await upload;
     expect(close.rule?.id).toBe('budget.bytes_out');
     expect(await bytesDelivered()).toBeLessThanOrEqual(64 * 1024);
+  });
+});
+
+describe('bytes_out and reloads', () => {
+  it('a budget a reload adds applies to the live flows of the agent too', async () => {
+    received.clear();
+    const tunnel = await connectTunnel(Number(new URL(proxy.httpUrl).port), `counter.test:${counter.port}`, { localAddress: '127.0.0.11' });
+    expect(tunnel.status).toBe(200);
+    tunnel.socket.write(Buffer.alloc(100, 0x78));
+    await proxy.log.waitFor((e) => e.event.action === 'flow.allowed' && e.chokepoint.agent === 'latecomer');
+    await rules.writeAgent('latecomer', agent('latecomer', '127.0.0.11'));
+    await proxy.proxy.reload('test');
+    const closed = nextEvent(proxy.log, (e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'latecomer');
+    tunnel.socket.write(Buffer.alloc(8192, 0x79));
+    expect((await closed).rule?.id).toBe('budget.bytes_out');
+    expect(await bytesDelivered()).toBeLessThanOrEqual(100 + 1024);
   });
 });
