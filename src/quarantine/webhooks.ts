@@ -8,7 +8,9 @@ import type { Tags } from '../events/types.js';
 /**
  * Tells webhooks (a trainer, an orchestrator) when an agent enters or leaves quarantine, so the job can
  * be paused. Deliveries run in the background: a slow or dead receiver never delays a flow, nor the
- * quarantine itself. Each delivery is retried with exponential backoff a bounded number of times; when
+ * quarantine itself. Per hook and agent, notices go one at a time and in order, and a newer one
+ * supersedes an older one still being retried: the receiver acts on the last notice it accepted, so that
+ * must be the latest transition — and what waits is bounded (two notices per hook and agent). Each delivery is retried with exponential backoff a bounded number of times; when
  * it still fails, a `quarantine.webhook_failed` event says so. Secrets in headers are resolved per call
  * and never appear in events (nor does anything of the URL but its origin: path, query and user info may
  * hold a token).
@@ -34,8 +36,17 @@ export interface QuarantineNotice {
 
 const MAX_BACKOFF_MS = 30_000;
 
+interface Lane {
+  /** The notice waiting for the one in delivery to finish; a newer one replaces it. */
+  next: QuarantineNotice | undefined;
+  /** Bumped by every notice, so a delivery can tell it was superseded and stop retrying. */
+  generation: number;
+}
+
 export class WebhookNotifier {
   private readonly pending = new Set<Promise<void>>();
+  /** Per hook (index) and agent: the delivery in progress, if any. */
+  private readonly lanes = new Map<string, Lane>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
@@ -46,11 +57,33 @@ export class WebhookNotifier {
 
   notify(notice: QuarantineNotice): void {
     if (this.stopped) return;
-    for (const hook of this.hooks) {
-      if (!hook.on.includes(notice.event)) continue;
-      const delivery = this.deliver(hook, notice).catch(() => undefined);
+    this.hooks.forEach((hook, index) => {
+      if (!hook.on.includes(notice.event)) return;
+      const key = `${index} ${notice.agent}`;
+      const busy = this.lanes.get(key);
+      if (busy) {
+        busy.next = notice;
+        busy.generation += 1;
+        return;
+      }
+      const lane: Lane = { next: undefined, generation: 0 };
+      this.lanes.set(key, lane);
+      const delivery = this.run(hook, lane, notice)
+        .catch(() => undefined)
+        .finally(() => this.lanes.delete(key));
       this.pending.add(delivery);
       void delivery.finally(() => this.pending.delete(delivery));
+    });
+  }
+
+  /** Delivers the notice, then whatever superseded it meanwhile, until the lane is empty. */
+  private async run(hook: WebhookConfig, lane: Lane, first: QuarantineNotice): Promise<void> {
+    let notice: QuarantineNotice | undefined = first;
+    while (notice && !this.stopped) {
+      const generation = lane.generation;
+      await this.deliver(hook, notice, () => lane.generation !== generation);
+      notice = lane.next;
+      lane.next = undefined;
     }
   }
 
@@ -66,7 +99,7 @@ export class WebhookNotifier {
     this.timers.clear();
   }
 
-  private async deliver(hook: WebhookConfig, notice: QuarantineNotice): Promise<void> {
+  private async deliver(hook: WebhookConfig, notice: QuarantineNotice, superseded: () => boolean): Promise<void> {
     const body = JSON.stringify(notice);
     let lastError = '';
     const attempts = hook.retries + 1;
@@ -82,8 +115,11 @@ export class WebhookNotifier {
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error);
       }
+      // A newer notice for this agent replaces this one: no point retrying what is no longer true.
+      if (superseded()) return;
       if (attempt === attempts || this.stopped) break;
       if (!(await this.pause(Math.min(hook.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS)))) break;
+      if (superseded()) return;
     }
     this.events.emit({
       name: 'quarantine.webhook_failed',
