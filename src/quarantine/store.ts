@@ -176,12 +176,18 @@ function parseState(file: string, text: string): Map<string, QuarantineEntry> {
   return entries;
 }
 
+/**
+ * An ISO 8601 instant with its offset, as this program writes it. `Date.parse` alone would take "1" as
+ * the year 2001 or a zone-less time as local time — either can release an agent early.
+ */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 function isEntry(value: unknown): value is QuarantineEntry {
   if (typeof value !== 'object' || value === null) return false;
   const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
   const expiresAt = field('expiresAt');
   return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
-    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt)))) &&
+    (expiresAt === undefined || (typeof expiresAt === 'string' && ISO_INSTANT.test(expiresAt) && Number.isFinite(Date.parse(expiresAt)))) &&
     isOptionalTags(field('tags'));
 }
 
