@@ -1,4 +1,5 @@
 import type { EventBus } from '../events/bus.js';
+import { flowEventFields } from '../flow/event-fields.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowRegistry } from '../flow/registry.js';
 import type { Decision } from '../policy/types.js';
@@ -185,14 +186,8 @@ export class BudgetTracker {
     this.events.emit({
       name: 'detection.budget_exceeded',
       kind: 'alert',
-      flowId: flow.id,
-      agent: flow.agent.name,
-      agentMode: flow.agent.mode,
-      entry: flow.entry,
-      tags: flow.tags,
+      ...flowEventFields(flow),
       ruleId: `budget.${budget}`,
-      source: { ip: flow.client.address, port: flow.client.port },
-      destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
       reason,
       enforced: action !== 'alert',
       detection: {
