@@ -33,6 +33,11 @@ export class QuarantineStore {
   private writing: Promise<void> = Promise.resolve();
   /** Agents quarantined in memory whose quarantine has not reached the file yet. */
   private readonly unsaved = new Set<string>();
+  /**
+   * The file as this store last read or wrote it: the common base when the file changed meanwhile
+   * (`chokepoint quarantine add|release` while the proxy runs), so a write keeps the other side's edits.
+   */
+  private onDisk = new Map<string, QuarantineEntry>();
   /** Agents released in memory whose release has not reached the file yet → `since` of what was released. */
   private readonly unsavedReleases = new Map<string, string>();
 
@@ -61,15 +66,19 @@ export class QuarantineStore {
     return step;
   }
 
-  private async readAndMerge(): Promise<void> {
-    let fromFile: Map<string, QuarantineEntry>;
+  private async readFileEntries(): Promise<Map<string, QuarantineEntry>> {
     try {
-      fromFile = parseState(this.file, await readFile(this.file, 'utf8'));
+      return parseState(this.file, await readFile(this.file, 'utf8'));
     } catch (error) {
       if (error instanceof QuarantineStateError) throw error;
       if (!isMissingFile(error)) throw new QuarantineStateError(`cannot read quarantine state ${this.file}: ${describe(error)}`);
-      fromFile = new Map();
+      return new Map();
     }
+  }
+
+  private async readAndMerge(): Promise<void> {
+    const fromFile = await this.readFileEntries();
+    this.onDisk = new Map(fromFile);
     for (const agent of this.unsaved) {
       const entry = this.entries.get(agent);
       if (entry && !fromFile.has(agent)) fromFile.set(agent, entry);
@@ -142,13 +151,15 @@ export class QuarantineStore {
     // Writes are serialised, and each saves the map as it is when its turn comes (after any reload
     // queued before it), so an older state can never be renamed over a newer one.
     const write = this.writing.then(async () => {
-      const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
+      const merged = mergeEdits(this.onDisk, this.entries, await this.readFileEntries().catch(() => undefined));
+      const snapshot = JSON.stringify({ version: 1, quarantined: [...merged.values()] }, null, 2);
       const saving = [...this.unsaved];
       const releasing = [...this.unsavedReleases.keys()];
       await mkdir(path.dirname(this.file), { recursive: true });
       const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
+      this.onDisk = merged;
       for (const agent of saving) this.unsaved.delete(agent);
       // Only if not quarantined again since this snapshot was taken (then `add` took it off the set).
       for (const agent of releasing) if (!this.entries.has(agent)) this.unsavedReleases.delete(agent);
@@ -157,6 +168,30 @@ export class QuarantineStore {
     this.writing = write.catch(() => undefined);
     return write;
   }
+}
+
+/**
+ * What to write: this store's map, except for agents whose entry changed on disk since `base` (read or
+ * written here) while it did not change here — those are edits from elsewhere (the CLI's add or
+ * release), kept in the file for the running proxy to apply (and announce) on its next reload. Without
+ * this, any write here between the CLI's edit and the reload would silently undo the edit. An
+ * unreadable file (`current` undefined) is overwritten with this store's map.
+ */
+function mergeEdits(
+  base: ReadonlyMap<string, QuarantineEntry>,
+  ours: ReadonlyMap<string, QuarantineEntry>,
+  current: ReadonlyMap<string, QuarantineEntry> | undefined,
+): Map<string, QuarantineEntry> {
+  const merged = new Map(ours);
+  if (!current) return merged;
+  for (const agent of new Set([...base.keys(), ...current.keys()])) {
+    const before = base.get(agent)?.since;
+    const theirs = current.get(agent);
+    if (theirs?.since === before || ours.get(agent)?.since !== before) continue;
+    if (theirs) merged.set(agent, theirs);
+    else merged.delete(agent);
+  }
+  return merged;
 }
 
 function parseState(file: string, text: string): Map<string, QuarantineEntry> {

@@ -99,3 +99,29 @@ describe('QuarantineController races', () => {
     expect(store.get('coder-9')).toEqual(fresh);
   });
 });
+
+describe('QuarantineStore and the command line editing the file while the proxy runs', () => {
+  it("a write by the proxy before its reload keeps the CLI's quarantine, which the reload then enforces", async () => {
+    const proxyStore = await QuarantineStore.open(file);
+    const cli = await QuarantineStore.open(file);
+    await cli.add({ agent: 'coder-1', since: '2026-11-26T10:00:00.000Z', reason: 'operator', trigger: 'operator' });
+    // A detection quarantines another agent before the operator's SIGHUP.
+    await proxyStore.add({ agent: 'miner-1', since: '2026-11-26T10:00:01.000Z', reason: 'stratum' });
+    await proxyStore.reload();
+    expect(proxyStore.list().map((entry) => entry.agent).sort()).toEqual(['coder-1', 'miner-1']);
+  });
+
+  it("a write by the proxy before its reload keeps the CLI's release; the proxy's own release still lands", async () => {
+    const proxyStore = await QuarantineStore.open(file);
+    await proxyStore.add({ agent: 'coder-2', since: '2026-11-26T10:00:00.000Z', reason: 'operator' });
+    await proxyStore.add({ agent: 'coder-3', since: '2026-11-26T10:00:00.000Z', reason: 'operator' });
+    const cli = await QuarantineStore.open(file);
+    expect(await cli.release('coder-2')).toBe(true);
+    // The proxy releases another agent (an expiry) before the operator's SIGHUP.
+    expect(await proxyStore.release('coder-3')).toBe(true);
+    expect(proxyStore.get('coder-2')).toBeDefined();
+    await proxyStore.reload();
+    expect(proxyStore.list()).toEqual([]);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ quarantined: [] });
+  });
+});
