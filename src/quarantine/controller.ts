@@ -59,9 +59,9 @@ export class QuarantineController {
    * keeps its entry; nothing is announced twice. Returns the entry in force.
    */
   enter(request: QuarantineRequest, spare?: string): QuarantineEntry {
-    const existing = this.store.get(request.agent);
     const now = new Date();
     const durationS = request.durationS === undefined ? this.configuredDuration(request.trigger) : request.durationS;
+    const existing = this.lengthened(this.store.get(request.agent), durationS === null ? undefined : now.getTime() + durationS * 1000);
     const entry: QuarantineEntry = existing ?? {
       agent: request.agent,
       since: now.toISOString(),
@@ -135,6 +135,21 @@ export class QuarantineController {
   /** Resolves once every webhook delivery started so far is done (tests, graceful stop). */
   webhooksIdle(): Promise<void> {
     return this.notifier.idle();
+  }
+
+  /**
+   * An agent already in quarantine keeps its entry, but never a shorter quarantine than the new trigger
+   * asks for: a 10-minute budget quarantine must not lapse while a detection that quarantines until
+   * released is in force. `until` undefined = until released.
+   */
+  private lengthened(existing: QuarantineEntry | undefined, until: number | undefined): QuarantineEntry | undefined {
+    if (existing?.expiresAt === undefined) return existing;
+    if (until !== undefined && until <= Date.parse(existing.expiresAt)) return existing;
+    const { expiresAt: _shorter, ...rest } = existing;
+    const longer: QuarantineEntry = until === undefined ? rest : { ...rest, expiresAt: new Date(until).toISOString() };
+    this.store.replace(longer);
+    this.arm();
+    return longer;
   }
 
   private configuredDuration(trigger: string | undefined): number | null {

@@ -126,6 +126,13 @@ export class QuarantineStore {
     return this.persist();
   }
 
+  /** Puts `entry` in place of the agent's quarantine in force (a longer one); saved by the next write. */
+  replace(entry: QuarantineEntry): void {
+    if (!this.get(entry.agent)) return;
+    this.entries.set(entry.agent, entry);
+    this.unsaved.add(entry.agent);
+  }
+
   /** Releases the agent; resolves to whether it was quarantined. */
   async release(agent: string): Promise<boolean> {
     const released = this.entries.get(agent);

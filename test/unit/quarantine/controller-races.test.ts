@@ -125,3 +125,22 @@ describe('QuarantineStore and the command line editing the file while the proxy 
     expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ quarantined: [] });
   });
 });
+
+describe('QuarantineController: a second trigger while in quarantine', () => {
+  it('never shortens the quarantine in force, and lengthens it when the new trigger asks for longer', async () => {
+    const store = await QuarantineStore.open(file);
+    const { controller, transitions } = await controllerOn(store);
+    controller.enter({ agent: 'coder-4', reason: 'budget', trigger: 'budget.bytes_out', durationS: 600 });
+    const first = store.get('coder-4')?.expiresAt;
+    controller.enter({ agent: 'coder-4', reason: 'budget again', durationS: 60 });
+    expect(store.get('coder-4')?.expiresAt).toBe(first);
+    controller.enter({ agent: 'coder-4', reason: 'stratum', trigger: 'stratum', durationS: null });
+    await store.settled('coder-4');
+    controller.stop();
+    expect(store.get('coder-4')).toMatchObject({ reason: 'budget', trigger: 'budget.bytes_out' });
+    expect(store.get('coder-4')?.expiresAt).toBeUndefined();
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ quarantined: [{ agent: 'coder-4' }] });
+    expect((JSON.parse(await readFile(file, 'utf8')) as { quarantined: Array<{ expiresAt?: string }> }).quarantined[0]?.expiresAt).toBeUndefined();
+    expect(transitions).toEqual(['agent.quarantined coder-4']);
+  });
+});
