@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { SECRET_REFERENCE, type QuarantineTransition, type WebhookConfig } from '../config/quarantine-config.js';
@@ -35,6 +36,8 @@ export interface QuarantineNotice {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** A header secret is a token, not a document. */
+const MAX_SECRET_BYTES = 64 * 1024;
 
 interface Lane {
   /** The notice waiting for the one in delivery to finish; a newer one replaces it. */
@@ -168,11 +171,24 @@ async function secret(kind: string, target: string, header: string): Promise<str
     if (value === undefined) throw new Error(`header ${header}: environment variable ${target} is not set`);
     return value;
   }
+  let handle: FileHandle | undefined;
   try {
-    return (await readFile(target, 'utf8')).replace(/\r?\n$/, '');
+    // Non-blocking open, then only a regular file of bounded size: a FIFO, a device (`/dev/zero`) or a
+    // huge file named by mistake must not hang a libuv worker thread (the proxy's own file and DNS work
+    // waits on those) nor fill the heap.
+    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error(`header ${header}: ${target} is not a regular file`);
+    if (info.size > MAX_SECRET_BYTES) throw new Error(`header ${header}: ${target} is larger than ${MAX_SECRET_BYTES} bytes`);
+    const buffer = Buffer.alloc(MAX_SECRET_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, MAX_SECRET_BYTES, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').replace(/\r?\n$/, '');
   } catch (error) {
+    if (error instanceof Error && error.message.startsWith(`header ${header}:`)) throw error;
     const code = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
     throw new Error(`header ${header}: cannot read ${target} (${code})`);
+  } finally {
+    await handle?.close();
   }
 }
 
