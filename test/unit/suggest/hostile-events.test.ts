@@ -73,3 +73,26 @@ describe('suggest on hostile event logs', () => {
     expect(suggestFrom([huge, denied({ domain: 'fine.test', port: 443 })])).toEqual(['  - { host: fine.test, ports: [443] }  # suggested: 1 flow']);
   });
 });
+
+describe('suggest and detections', () => {
+  const detection = (action: string, domain: string, port: number): string =>
+    JSON.stringify({ event: { action }, chokepoint: { agent: 'a', detection: { kind: action.slice('detection.'.length) } }, destination: { domain, port } });
+
+  it('a name that raised a detection on one port is suggested on no port', () => {
+    const out = suggestFrom([
+      detection('detection.stratum', 'pool.test', 3333),
+      denied({ domain: 'pool.test', port: 443 }),
+      detection('detection.dns_tunnel', 'x1.t.evil.test', 53),
+      denied({ domain: 't.evil.test', port: 443 }),
+      denied({ domain: 'fine.test', port: 443 }),
+    ]);
+    expect(out.filter((line) => !line.startsWith('#'))).toEqual(['  - { host: fine.test, ports: [443] }  # suggested: 1 flow']);
+    expect(out).toContain('#   pool.test:443: pool.test raised detection.stratum');
+  });
+
+  it('a budget alert says nothing about its destination', () => {
+    const out = suggestFrom([detection('detection.budget_exceeded', 'fine.test', 443), denied({ domain: 'fine.test', port: 443 })]);
+    expect(out).toEqual(['  - { host: fine.test, ports: [443] }  # suggested: 1 flow']);
+  });
+});
+
