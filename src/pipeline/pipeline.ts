@@ -325,17 +325,17 @@ export class Pipeline {
   relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector, held: readonly Buffer[] = []): RelayHandle {
     const clientWrittenBefore = client.bytesWritten;
     const meter = this.budgets.meter(flow);
-    const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
-    flow.terminate = handle.terminate;
-    flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
     // The first flight is metered before it is sent, not after: otherwise every new flow (or many at
-    // once) could push a whole peek's worth past a spent budget. The relay forwards only later reads,
-    // so these still arrive first.
+    // once) could push a whole peek's worth past a spent budget. It is written before the relay starts,
+    // which passes on a FIN the agent already sent (and forwards only later reads).
     const heldBytes = held.reduce((sum, chunk) => sum + chunk.length, 0);
     // Revoked between the dial and now (a reload can land in between): end it before it carries data.
     const refused = flow.revoked ?? (heldBytes > 0 ? meter(heldBytes) : undefined);
+    if (refused === undefined) for (const chunk of held) upstream.write(chunk);
+    const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
+    flow.terminate = handle.terminate;
+    flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
     if (refused !== undefined) handle.terminate(refused);
-    else for (const chunk of held) upstream.write(chunk);
     void handle.done.then((result) =>
       this.close(flow, {
         // Closed by the peers or by going idle is a normal end; anything else (an error, a refusal, a
