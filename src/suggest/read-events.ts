@@ -36,24 +36,65 @@ export interface ReadResult {
   badLines: number;
 }
 
+/** No event the proxy writes comes near this; a longer line is damage or hostile, skipped unread. */
+export const MAX_EVENT_LINE_BYTES = 1024 * 1024;
+
 export function readEventLines(text: string, into: ReadResult): void {
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
+  for (const line of text.split('\n')) readEventLine(line, into);
+}
+
+/**
+ * Reads a log of any size as it streams: memory is one line at most, and a line longer than
+ * `MAX_EVENT_LINE_BYTES` is counted as unreadable and skipped without being held.
+ */
+export async function readEventStream(chunks: AsyncIterable<Buffer | string>, into: ReadResult, maxLineBytes = MAX_EVENT_LINE_BYTES): Promise<void> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  let skipping = false;
+  const take = (piece: Buffer): void => {
+    if (skipping) return;
+    if (held + piece.length > maxLineBytes) {
+      skipping = true;
+      parts = [];
+      held = 0;
       into.badLines += 1;
-      continue;
+      return;
     }
-    if (!isRecord(parsed)) {
-      into.badLines += 1;
-      continue;
+    parts.push(piece);
+    held += piece.length;
+  };
+  for await (const chunk of chunks) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let end = buffer.indexOf(0x0a); end !== -1; end = buffer.indexOf(0x0a, start)) {
+      take(buffer.subarray(start, end));
+      if (!skipping) readEventLine(Buffer.concat(parts).toString('utf8'), into);
+      parts = [];
+      held = 0;
+      skipping = false;
+      start = end + 1;
     }
-    const event = toSeenEvent(parsed);
-    if (event === 'not-an-event') into.badLines += 1;
-    else if (event) into.events.push(event);
+    take(buffer.subarray(start));
   }
+  if (!skipping && held > 0) readEventLine(Buffer.concat(parts).toString('utf8'), into);
+}
+
+function readEventLine(line: string, into: ReadResult): void {
+  if (line.trim() === '') return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    into.badLines += 1;
+    return;
+  }
+  if (!isRecord(parsed)) {
+    into.badLines += 1;
+    return;
+  }
+  const event = toSeenEvent(parsed);
+  if (event === 'not-an-event') into.badLines += 1;
+  else if (event) into.events.push(event);
 }
 
 /** Undefined for events without an agent and a destination (lifecycle events), which are skipped. */
