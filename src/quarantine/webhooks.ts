@@ -51,6 +51,8 @@ export class WebhookNotifier {
   /** Per hook (index) and agent: the delivery in progress, if any. */
   private readonly lanes = new Map<string, Lane>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborts the requests in flight on stop, so that none holds the process up until its timeout. */
+  private readonly abort = new AbortController();
   private stopped = false;
 
   constructor(
@@ -95,9 +97,10 @@ export class WebhookNotifier {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  /** Abandons the retries still waiting (shutdown); a request in flight ends at its timeout. */
+  /** Abandons the retries still waiting and the requests in flight (shutdown). */
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
@@ -109,7 +112,7 @@ export class WebhookNotifier {
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       try {
         const headers = await resolveHeaders(hook.headers);
-        const status = await post(hook.url, headers, body, hook.timeoutMs);
+        const status = await post(hook.url, headers, body, hook.timeoutMs, this.abort.signal);
         if (status >= 200 && status < 300) {
           this.events.emit({ name: 'quarantine.webhook_delivered', kind: 'event', outcome: 'success', agent: notice.agent, details: { url: redactUrl(hook.url), transition: notice.event, attempts: attempt, status } });
           return;
@@ -192,11 +195,12 @@ async function secret(kind: string, target: string, header: string): Promise<str
   }
 }
 
-function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const request = (target.protocol === 'https:' ? https : http).request(target, {
       method: 'POST',
+      signal,
       // No pooling: one short request per notice, and nothing left open to hold up a shutdown.
       agent: false,
       headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },

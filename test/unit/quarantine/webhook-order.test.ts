@@ -57,3 +57,20 @@ describe('webhook delivery order', () => {
     expect(accepted.sort()).toEqual(['a quarantined', 'a released', 'b quarantined']);
   });
 });
+
+describe('webhook shutdown', () => {
+  it('stop ends a request in flight at once, instead of holding the process until its timeout', async () => {
+    receiver = await webhookReceiver(() => 'hang');
+    const events = new EventBus();
+    const failures: string[] = [];
+    events.subscribe((event) => {
+      if (event.event.action === 'quarantine.webhook_failed') failures.push(String(event.chokepoint.details?.error));
+    });
+    notifier = new WebhookNotifier([{ ...hook(receiver.url), timeoutMs: 120_000 }], events);
+    notifier.notify(notice('quarantined'));
+    await receiver.waitFor(() => true);
+    notifier.stop();
+    await notifier.idle();
+    expect(failures).toHaveLength(1);
+  });
+});
