@@ -128,6 +128,8 @@ describe('bytes_out and plain HTTP', () => {
     const close = await closed;
     await upload;
     expect(close.rule?.id).toBe('budget.bytes_out');
+    // Ending the upstream request must not turn the close's reason into an upstream failure.
+    expect(close.event.reason).toMatch(/^budget\.bytes_out: /);
     expect(await bytesDelivered()).toBeLessThanOrEqual(64 * 1024);
   });
 });
