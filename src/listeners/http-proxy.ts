@@ -200,7 +200,8 @@ async function forward(
       return true;
     }
     failure ??= { code: 'DENIED', message: over };
-    refuseResponse(res, { status: 403, error: 'denied', reason: over, rule: 'budget.bytes_out', flow });
+    // A `quarantine` budget has already ended the exchange (the controller closes the agent's flows).
+    if (!res.destroyed) refuseResponse(res, { status: 403, error: 'denied', reason: over, rule: 'budget.bytes_out', flow });
     return true;
   };
   if (overBudget(requestHeadBytes(req), false)) return;
