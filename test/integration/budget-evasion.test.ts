@@ -26,7 +26,7 @@ let web: Upstream;
 const received = new Map<number, number>();
 const arrivals = new Map<number, () => void>();
 
-const agent = (name: string, source: string, limit = '1KiB'): string => `agent: ${name}
+const agent = (name: string, source: string, limit = '1KiB', action = 'deny'): string => `agent: ${name}
 identify: { sources: ["${source}/32"] }
 allow:
   - { host: counter.test, ports: [${counter.port}] }
@@ -34,7 +34,7 @@ allow:
   - { host: web.test, ports: [${web.port}] }
   - { cidr: 127.0.0.1/32, ports: [${web.port}] }
 budgets:
-  bytes_out: { limit: ${limit}, window: 1h, action: deny }
+  bytes_out: { limit: ${limit}, window: 1h, action: ${action} }
 `;
 
 beforeAll(async () => {
@@ -51,6 +51,7 @@ beforeAll(async () => {
     getter: agent('getter', '127.0.0.9', '4KiB'),
     uploader: agent('uploader', '127.0.0.10', '64KiB'),
     latecomer: agent('latecomer', '127.0.0.11').replace(/budgets:[^]*$/, ''),
+    isolated: agent('isolated', '127.0.0.12', '1KiB', 'quarantine'),
   });
   proxy = await startTestProxy(rules.dir, (config) => {
     config.hosts.set('counter.test', ['127.0.0.1']);
@@ -131,6 +132,19 @@ describe('bytes_out and plain HTTP', () => {
     // Ending the upstream request must not turn the close's reason into an upstream failure.
     expect(close.event.reason).toMatch(/^budget\.bytes_out: /);
     expect(await bytesDelivered()).toBeLessThanOrEqual(64 * 1024);
+  });
+});
+
+describe('bytes_out with action quarantine, plain HTTP', () => {
+  it('a request over the budget is not forwarded and quarantines the agent', async () => {
+    const before = web.requests.length;
+    const post = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.12', '--data-binary', 'z'.repeat(2000), `http://web.test:${web.port}/upload`]);
+    expect(post.status).not.toBe(200);
+    await proxy.log.waitFor((e) => e.event.action === 'agent.quarantined' && e.chokepoint.agent === 'isolated');
+    const next = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.12', `http://web.test:${web.port}/`]);
+    expect(JSON.parse(next.body)).toMatchObject({ rule: 'quarantine' });
+    expect(web.requests.length).toBe(before);
+    await proxy.proxy.pipeline.quarantines.release('isolated');
   });
 });
 
