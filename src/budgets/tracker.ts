@@ -1,4 +1,5 @@
 import type { EventBus } from '../events/bus.js';
+import { flowEventFields } from '../flow/event-fields.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowRegistry } from '../flow/registry.js';
 import type { Decision } from '../policy/types.js';
@@ -10,7 +11,7 @@ import { UsageWindow } from './usage-window.js';
 /**
  * Keeps every agent's budgets (src/budgets/types.ts) and acts when one is spent:
  *
- * - `bytes_out`: bytes the agent sends, fed by the relay per chunk (one add and one comparison, no
+ * - `bytes_out`: bytes the agent sends, fed per chunk by the relay and the HTTP entry (one add and one comparison, no
  *   allocation); `deny` stops the flow whose chunk would cross the limit (that chunk is not forwarded)
  *   and refuses the agent's new flows until the window resets;
  * - `new_destinations`: (host or address, port) pairs not yet used in the window, counted at admission;
@@ -105,16 +106,16 @@ export class BudgetTracker {
   }
 
   /**
-   * The relay's per-chunk meter of bytes going out, or undefined when the agent has no `bytes_out`
-   * budget (then the relay pays nothing). The budget is read from the flow's current policy at each
-   * chunk, so a reload that adds, changes or removes it applies to live flows too.
+   * The per-chunk meter of bytes going out. The budget is read from the flow's current policy at each
+   * chunk, so a reload that adds, changes or removes it applies to live flows too; without a budget a
+   * chunk costs one property read.
    */
-  meter(flow: Flow): BytesMeter | undefined {
-    if (!flow.agent.budgets?.bytesOut) return undefined;
-    const window = this.usageOf(flow.agent.name).bytesOut;
+  meter(flow: Flow): BytesMeter {
+    let window: UsageWindow | undefined;
     return (bytes) => {
       const budget = flow.agent.budgets?.bytesOut;
       if (!budget) return undefined;
+      window ??= this.usageOf(flow.agent.name).bytesOut;
       window.roll(Date.now(), budget.windowMs);
       if (window.used + bytes <= budget.limit) {
         window.used += bytes;
@@ -122,12 +123,6 @@ export class BudgetTracker {
       }
       return this.overspent(flow, window, bytes, budget.limit, budget.windowMs, budget.action);
     };
-  }
-
-  /** Bytes counted after the fact (plain-HTTP request bodies, reported when the exchange ends). */
-  charge(flow: Flow, bytes: number): void {
-    const meter = bytes > 0 ? this.meter(flow) : undefined;
-    meter?.(bytes);
   }
 
   private overspent(flow: Flow, window: UsageWindow, bytes: number, limit: number, windowMs: number, configured: BudgetAction): string | undefined {
@@ -191,14 +186,8 @@ export class BudgetTracker {
     this.events.emit({
       name: 'detection.budget_exceeded',
       kind: 'alert',
-      flowId: flow.id,
-      agent: flow.agent.name,
-      agentMode: flow.agent.mode,
-      entry: flow.entry,
-      tags: flow.tags,
+      ...flowEventFields(flow),
       ruleId: `budget.${budget}`,
-      source: { ip: flow.client.address, port: flow.client.port },
-      destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
       reason,
       enforced: action !== 'alert',
       detection: {

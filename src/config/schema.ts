@@ -16,7 +16,7 @@ import { normaliseHostPattern } from './host-pattern.js';
 import { parsePortList } from './ports.js';
 import { sshInterceptionSchema } from './ssh-interception-schema.js';
 
-const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+export const AGENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
 /**
  * Names no agent may take: `unknown_agent: deny` selects the built-in deny-all policy, and that policy is
  * called "unknown" in events, so an agent of either name would be mistaken for it.

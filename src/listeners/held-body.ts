@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 
 /**
  * Holding the start of a request body so it can be inspected before any of it is forwarded: the held
@@ -16,9 +16,10 @@ export interface HeldBody {
 
 /**
  * Reads up to `limit` bytes of the request body (or all of it, if shorter) and returns them with a
- * stream that replays them followed by the rest of the body, for http-proxy to send upstream.
+ * stream that replays them followed by the rest of the body, for http-proxy to send upstream. `gate`
+ * sees each later chunk's length before it is passed on: false drops it (its caller ends the exchange).
  */
-export async function holdBodyPrefix(req: IncomingMessage, limit: number): Promise<HeldBody> {
+export async function holdBodyPrefix(req: IncomingMessage, limit: number, gate?: (bytes: number) => boolean): Promise<HeldBody> {
   const chunks: Buffer[] = [];
   let held = 0;
   const state = await new Promise<HeldBody['state']>((resolve) => {
@@ -43,7 +44,17 @@ export async function holdBodyPrefix(req: IncomingMessage, limit: number): Promi
   });
   const stream = new PassThrough();
   for (const chunk of chunks) stream.write(chunk);
-  if (state === 'prefix') req.pipe(stream);
+  if (state === 'prefix' && gate) req.pipe(gated(gate)).pipe(stream);
+  else if (state === 'prefix') req.pipe(stream);
   else stream.end();
   return { chunks, state, stream };
+}
+
+function gated(gate: (bytes: number) => boolean): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (gate(chunk.length)) done(null, chunk);
+      else done();
+    },
+  });
 }

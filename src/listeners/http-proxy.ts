@@ -12,6 +12,7 @@ import { refuseResponse, refuseSocket, type Refusal } from './denial.js';
 import { headerValue, stripHopByHop } from './http-headers.js';
 import { refusalForAdmission, refusalForDial } from './http-refusal.js';
 import { holdBodyPrefix } from './held-body.js';
+import { requestHeadBytes } from './http-budget.js';
 import { UpstreamAgents } from './upstream-agents.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
 
@@ -76,6 +77,8 @@ export function createHttpProxyServer(pipeline: Pipeline, options: HttpListenerO
 /** Per-request state the shared http-proxy instance needs back in its events. */
 interface Exchange {
   upstreamIdleMs: number;
+  /** The request to the destination, so that ending the flow ends it too (not only the agent's side). */
+  onRequest?(proxyReq: http.ClientRequest): void;
   onResponse(proxyRes: IncomingMessage): void;
 }
 
@@ -98,6 +101,7 @@ function createForwarder(): Forwarder {
   proxy.on('proxyReq', (proxyReq: http.ClientRequest, req: IncomingMessage) => {
     const exchange = exchanges.get(req);
     if (!exchange) return;
+    exchange.onRequest?.(proxyReq);
     proxyReq.setTimeout(exchange.upstreamIdleMs, () =>
       proxyReq.destroy(Object.assign(new Error(`no answer for ${exchange.upstreamIdleMs} ms`), { code: 'ETIMEDOUT' })),
     );
@@ -166,8 +170,10 @@ async function forward(
     });
   };
   res.on('close', finish);
+  let upstreamRequest: http.ClientRequest | undefined;
   flow.terminate = (reason: string) => {
     failure = { code: 'TERMINATED', message: reason };
+    upstreamRequest?.destroy();
     res.destroy();
   };
   if (flow.revoked !== undefined) return flow.terminate(flow.revoked);
@@ -183,9 +189,25 @@ async function forward(
   // Nothing is forwarded until the head and the first bytes of the body have been judged.
   const inspection = pipeline.inspectHttp(flow);
   if (refuse(inspection.request(req, url))) return;
+  // The bytes_out budget: the head now, the held body once inspected, the rest of it as it streams.
+  const meter = pipeline.budgets.meter(flow);
+  // Before anything is forwarded the agent is told why (403); once the body streams, the exchange ends.
+  const overBudget = (bytes: number, forwarding: boolean): boolean => {
+    const over = bytes > 0 ? meter(bytes) : undefined;
+    if (over === undefined) return false;
+    if (forwarding) {
+      flow.terminate?.(over);
+      return true;
+    }
+    failure ??= { code: 'DENIED', message: over };
+    // A `quarantine` budget has already ended the exchange (the controller closes the agent's flows).
+    if (!res.destroyed) refuseResponse(res, { status: 403, error: 'denied', reason: over, rule: 'budget.bytes_out', flow });
+    return true;
+  };
+  if (overBudget(requestHeadBytes(req), false)) return;
   req.on('data', (chunk: Buffer) => (bytesUp += chunk.length));
   // Most requests (GET, HEAD) carry no body: they skip the holding stream altogether.
-  const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES) : undefined;
+  const body = hasBody(req) ? await holdBodyPrefix(req, INSPECTED_BODY_BYTES, (bytes) => !overBudget(bytes, true)) : undefined;
   // While the body was held the flow may have been revoked (reload, quarantine) or the client may have
   // gone: a body cut short is never forwarded, and nothing is forwarded for a flow that has ended.
   if (body?.state === 'aborted' || closed || failure !== undefined || res.destroyed || flow.revoked !== undefined) {
@@ -198,9 +220,11 @@ async function forward(
   }
   for (const chunk of body?.chunks ?? []) if (refuse(inspection.requestBody(chunk))) return;
   if (body?.state === 'complete' && refuse(inspection.requestEnd())) return;
+  if (overBudget(body?.chunks.reduce((sum, chunk) => sum + chunk.length, 0) ?? 0, false)) return;
 
   forwarder.exchanges.set(req, {
     upstreamIdleMs: options.upstreamIdleMs,
+    onRequest: (proxyReq) => (upstreamRequest = proxyReq),
     onResponse: (proxyRes) => {
       // The pool may have answered on another vetted address than the first.
       flow.dialled = proxyRes.socket.remoteAddress ?? flow.dialled;

@@ -1,5 +1,6 @@
 import type { EventBus } from '../events/bus.js';
 import { classificationFields } from '../events/classification-fields.js';
+import { flowEventFields } from '../flow/event-fields.js';
 import { elapsedNs, type Flow } from '../flow/flow.js';
 import type { FlowClassification } from '../inspect/flow-classifier.js';
 import type { Detection } from '../inspect/types.js';
@@ -67,19 +68,7 @@ export class FlowJudge {
       this.events.emit({
         name: `detection.${finding.detection?.type ?? finding.kind}`,
         kind: 'alert',
-        flowId: flow.id,
-        agent: flow.agent.name,
-        agentMode: flow.agent.mode,
-        entry: flow.entry,
-        tags: flow.tags,
-        source: { ip: flow.client.address, port: flow.client.port },
-        // Like the flow events: the single vetted address when nothing was dialled yet (a bare-address
-        // transparent flow refused on its first bytes would otherwise name no destination at all).
-        destination: {
-          ...(flow.target.host ? { domain: flow.target.host } : {}),
-          ...(flow.dialled ? { ip: flow.dialled } : flow.addresses.length === 1 ? { ip: flow.addresses[0] } : {}),
-          port: flow.target.port,
-        },
+        ...flowEventFields(flow),
         ...(flow.protocol ? { protocol: flow.protocol } : {}),
         ...(facts ? { classification: facts } : {}),
         reason: finding.reason,

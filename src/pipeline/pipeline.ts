@@ -335,8 +335,7 @@ export class Pipeline {
     const dial = await this.connect(flow);
     if (!dial.ok) return void client.destroy();
     acknowledge();
-    if (early.length > 0) dial.socket.write(early);
-    this.relay(flow, client, dial.socket);
+    this.relay(flow, client, dial.socket, undefined, early.length > 0 ? [early] : []);
   }
 
   /** Mining inspection of one plain-HTTP exchange (the absolute-URI entry). */
@@ -344,18 +343,25 @@ export class Pipeline {
     return new HttpExchangeInspection(this.judge, flow);
   }
 
-  /** Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. */
-  relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector): RelayHandle {
+  /**
+   * Relays an admitted, connected flow until both sides are done, then emits `flow.closed`. `held` are
+   * the agent's bytes read before the relay (the peeked first flight): they go upstream first, once
+   * the budget meter has passed them like any later chunk.
+   */
+  relay(flow: Flow, client: net.Socket, upstream: net.Socket, inspector?: RelayInspector, held: readonly Buffer[] = []): RelayHandle {
     const clientWrittenBefore = client.bytesWritten;
     const meter = this.budgets.meter(flow);
+    // The first flight is metered before it is sent, not after: otherwise every new flow (or many at
+    // once) could push a whole peek's worth past a spent budget. It is written before the relay starts,
+    // which passes on a FIN the agent already sent (and forwards only later reads).
+    const heldBytes = held.reduce((sum, chunk) => sum + chunk.length, 0);
+    // Revoked between the dial and now (a reload can land in between): end it before it carries data.
+    const refused = flow.revoked ?? (heldBytes > 0 ? meter(heldBytes) : undefined);
+    if (refused === undefined) for (const chunk of held) upstream.write(chunk);
     const handle = relay(client, upstream, this.options.idleMs, inspector, meter);
     flow.terminate = handle.terminate;
     flow.liveBytes = () => ({ up: upstream.bytesWritten, down: Math.max(0, client.bytesWritten - clientWrittenBefore) });
-    // What was written before the relay (the peeked first bytes) counts against the budget too.
-    const overAtStart = meter && upstream.bytesWritten > 0 ? meter(upstream.bytesWritten) : undefined;
-    if (overAtStart !== undefined) handle.terminate(overAtStart);
-    // Revoked between the dial and now (a reload can land in between): end it before it carries data.
-    if (flow.revoked !== undefined) handle.terminate(flow.revoked);
+    if (refused !== undefined) handle.terminate(refused);
     void handle.done.then((result) =>
       this.close(flow, {
         // Closed by the peers or by going idle is a normal end; anything else (an error, a refusal, a
@@ -387,8 +393,6 @@ export class Pipeline {
   close(flow: Flow, details: CloseDetails): void {
     this.registry.remove(flow);
     this.budgets.closed(flow);
-    // Tunnels are metered as bytes pass; a plain-HTTP request's body is counted when it is done.
-    if (flow.entry === 'http' && details.source?.bytes) this.budgets.charge(flow, details.source.bytes);
     this.emitFlow('flow.closed', flow, details);
   }
 

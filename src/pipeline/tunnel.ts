@@ -106,9 +106,7 @@ export async function runTunnel(
     }
     upstream = dial.socket;
   }
-  for (const chunk of heldUp) upstream.write(chunk);
-
-  const handle = pipeline.relay(flow, client, upstream, classifier.listening ? inspectAlong : undefined);
+  const handle = pipeline.relay(flow, client, upstream, classifier.listening ? inspectAlong : undefined, heldUp);
   // The server's held first bytes go out once the relay counts what the client is sent (the relay
   // only forwards later reads, so they still arrive first).
   for (const chunk of heldDown) if (!client.destroyed) client.write(chunk);

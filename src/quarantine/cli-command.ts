@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { formatConfigErrors } from '../config/errors.js';
 import { defaultConfig, loadConfigFile } from '../config/load-config.js';
 import { parseDurationSeconds } from '../config/quantities.js';
+import { AGENT_NAME_PATTERN } from '../config/schema.js';
 import { QuarantineStore } from './store.js';
 
 /**
@@ -12,7 +13,6 @@ import { QuarantineStore } from './store.js';
  */
 
 const USAGE = 'usage: chokepoint quarantine list | release AGENT | add AGENT [--reason R] [--for DURATION] [--config FILE] [--state DIR]\n';
-const AGENT_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 
 interface Flags {
   config?: string;
@@ -50,7 +50,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
     }
     durationS = duration.value;
   }
-  if (action === 'add' && !AGENT_NAME.test(agent ?? '')) {
+  if (action === 'add' && !AGENT_NAME_PATTERN.test(agent ?? '')) {
     process.stderr.write(`chokepoint quarantine: "${agent ?? ''}" is not an agent name\n`);
     return 2;
   }

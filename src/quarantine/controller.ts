@@ -34,6 +34,10 @@ export class QuarantineController {
   private readonly notifier: WebhookNotifier;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Entries whose `agent.quarantined` was emitted here (by identity), so a reload never repeats it. */
+  private readonly announced = new WeakSet<QuarantineEntry>();
+  /** Entries whose `agent.released` was emitted here, likewise. */
+  private readonly announcedReleased = new WeakSet<QuarantineEntry>();
 
   constructor(
     readonly store: QuarantineStore,
@@ -55,9 +59,9 @@ export class QuarantineController {
    * keeps its entry; nothing is announced twice. Returns the entry in force.
    */
   enter(request: QuarantineRequest, spare?: string): QuarantineEntry {
-    const existing = this.store.get(request.agent);
     const now = new Date();
     const durationS = request.durationS === undefined ? this.configuredDuration(request.trigger) : request.durationS;
+    const existing = this.lengthened(this.store.get(request.agent), durationS === null ? undefined : now.getTime() + durationS * 1000);
     const entry: QuarantineEntry = existing ?? {
       agent: request.agent,
       since: now.toISOString(),
@@ -88,10 +92,12 @@ export class QuarantineController {
   /** Releases the agent (an operator, an API); resolves to whether it was quarantined. */
   async release(agent: string, reason = 'released by operator'): Promise<boolean> {
     const entry = this.store.get(agent);
-    const had = await this.store.release(agent);
-    if (had && entry) this.announceReleased(entry, reason);
+    // Released in memory at once; announced before the save is awaited, so a quarantine entered
+    // meanwhile is announced after this release, not before it (the last word is the state in force).
+    const saving = this.store.release(agent);
+    if (entry) this.announceReleased(entry, reason);
     this.arm();
-    return had;
+    return saving;
   }
 
   /**
@@ -104,12 +110,14 @@ export class QuarantineController {
     await this.store.reload();
     const after = new Map(this.store.list().map((entry) => [entry.agent, entry]));
     for (const [agent, entry] of before) {
-      if (after.has(agent)) continue;
+      // Released in this process during the read: already announced by `release`.
+      if (after.has(agent) || this.announcedReleased.has(entry)) continue;
       const lapsed = entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= Date.now();
       this.announceReleased(entry, lapsed ? 'expired' : 'released by operator');
     }
     for (const [agent, entry] of after) {
-      if (before.has(agent)) continue;
+      // Quarantined in this process during the read (kept by the store as unsaved): already announced.
+      if (before.has(agent) || this.announced.has(entry)) continue;
       this.announceEntered(entry, { agent, reason: entry.reason, ...(entry.trigger ? { trigger: entry.trigger } : {}) });
       this.closeFlowsOf(agent);
     }
@@ -129,24 +137,45 @@ export class QuarantineController {
     return this.notifier.idle();
   }
 
+  /**
+   * An agent already in quarantine keeps its entry, but never a shorter quarantine than the new trigger
+   * asks for: a 10-minute budget quarantine must not lapse while a detection that quarantines until
+   * released is in force. `until` undefined = until released.
+   */
+  private lengthened(existing: QuarantineEntry | undefined, until: number | undefined): QuarantineEntry | undefined {
+    if (existing?.expiresAt === undefined) return existing;
+    if (until !== undefined && until <= Date.parse(existing.expiresAt)) return existing;
+    const { expiresAt: _shorter, ...rest } = existing;
+    const longer: QuarantineEntry = until === undefined ? rest : { ...rest, expiresAt: new Date(until).toISOString() };
+    this.store.replace(longer);
+    this.arm();
+    return longer;
+  }
+
   private configuredDuration(trigger: string | undefined): number | null {
     return (trigger !== undefined ? this.config.durationsS[trigger] : undefined) ?? this.config.defaultDurationS;
   }
 
   /** Releases every expired entry with its event, then arms the timer for the next one. */
   private async sweep(): Promise<void> {
+    // Decided and announced without awaiting in between: an agent re-quarantined while the files are
+    // written has a fresh entry (not in `expired()`), and its `agent.quarantined` comes after this
+    // `agent.released`; two sweeps at once cannot both release the same entry.
+    const saves: Promise<void>[] = [];
     for (const entry of this.store.expired()) {
-      // Re-quarantined meanwhile (a fresh entry replaced the lapsed one): not ours to release.
-      if (this.store.get(entry.agent)) continue;
-      try {
-        await this.store.release(entry.agent);
-      } catch (error) {
-        this.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', agent: entry.agent, reason: `expired quarantine of ${entry.agent} could not be removed from the state file: ${error instanceof Error ? error.message : String(error)}` });
-      }
+      saves.push(
+        this.store.release(entry.agent).then(
+          () => undefined,
+          (error: unknown) => {
+            this.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', agent: entry.agent, reason: `expired quarantine of ${entry.agent} could not be removed from the state file: ${error instanceof Error ? error.message : String(error)}` });
+          },
+        ),
+      );
       // The quarantine is over either way: `get` ignores expired entries.
       this.announceReleased(entry, 'expired');
     }
     this.arm();
+    await Promise.all(saves);
   }
 
   private arm(): void {
@@ -171,6 +200,7 @@ export class QuarantineController {
   }
 
   private announceEntered(entry: QuarantineEntry, request: QuarantineRequest): void {
+    this.announced.add(entry);
     const expiresAt = entry.expiresAt ?? null;
     this.events.emit({
       name: 'agent.quarantined',
@@ -198,6 +228,7 @@ export class QuarantineController {
   }
 
   private announceReleased(entry: QuarantineEntry, why: string): void {
+    this.announcedReleased.add(entry);
     this.events.emit({
       name: 'agent.released',
       kind: 'state',

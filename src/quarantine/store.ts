@@ -34,6 +34,13 @@ export class QuarantineStore {
   private writing: Promise<void> = Promise.resolve();
   /** Agents quarantined in memory whose quarantine has not reached the file yet. */
   private readonly unsaved = new Set<string>();
+  /**
+   * The file as this store last read or wrote it: the common base when the file changed meanwhile
+   * (`chokepoint quarantine add|release` while the proxy runs), so a write keeps the other side's edits.
+   */
+  private onDisk = new Map<string, QuarantineEntry>();
+  /** Agents released in memory whose release has not reached the file yet → `since` of what was released. */
+  private readonly unsavedReleases = new Map<string, string>();
 
   private constructor(readonly file: string) {}
 
@@ -60,19 +67,26 @@ export class QuarantineStore {
     return step;
   }
 
-  private async readAndMerge(): Promise<void> {
-    let fromFile: Map<string, QuarantineEntry>;
+  private async readFileEntries(): Promise<Map<string, QuarantineEntry>> {
     try {
-      fromFile = parseState(this.file, await readFile(this.file, 'utf8'));
+      return parseState(this.file, await readFile(this.file, 'utf8'));
     } catch (error) {
       if (error instanceof QuarantineStateError) throw error;
       if (!isMissingFile(error)) throw new QuarantineStateError(`cannot read quarantine state ${this.file}: ${describe(error)}`);
-      fromFile = new Map();
+      return new Map();
     }
+  }
+
+  private async readAndMerge(): Promise<void> {
+    const fromFile = await this.readFileEntries();
+    this.onDisk = new Map(fromFile);
     for (const agent of this.unsaved) {
       const entry = this.entries.get(agent);
       if (entry && !fromFile.has(agent)) fromFile.set(agent, entry);
     }
+    // Likewise a release made here but not written yet: the file read is older, it must not undo it
+    // (a quarantine the file has from elsewhere since — another `since` — is a new one and stays).
+    for (const [agent, since] of this.unsavedReleases) if (fromFile.get(agent)?.since === since) fromFile.delete(agent);
     this.entries = fromFile;
   }
 
@@ -109,13 +123,23 @@ export class QuarantineStore {
   add(entry: QuarantineEntry): Promise<void> {
     if (!this.get(entry.agent)) this.entries.set(entry.agent, entry);
     this.unsaved.add(entry.agent);
+    this.unsavedReleases.delete(entry.agent);
     return this.persist();
+  }
+
+  /** Puts `entry` in place of the agent's quarantine in force (a longer one); saved by the next write. */
+  replace(entry: QuarantineEntry): void {
+    if (!this.get(entry.agent)) return;
+    this.entries.set(entry.agent, entry);
+    this.unsaved.add(entry.agent);
   }
 
   /** Releases the agent; resolves to whether it was quarantined. */
   async release(agent: string): Promise<boolean> {
+    const released = this.entries.get(agent);
     const had = this.entries.delete(agent);
     this.unsaved.delete(agent);
+    if (released) this.unsavedReleases.set(agent, released.since);
     await this.persist();
     return had;
   }
@@ -135,19 +159,48 @@ export class QuarantineStore {
     // Writes are serialised, and each saves the map as it is when its turn comes (after any reload
     // queued before it), so an older state can never be renamed over a newer one.
     const write = this.writing.then(async () => {
-      const snapshot = JSON.stringify({ version: 1, quarantined: [...this.entries.values()] }, null, 2);
+      const merged = mergeEdits(this.onDisk, this.entries, await this.readFileEntries().catch(() => undefined));
+      const snapshot = JSON.stringify({ version: 1, quarantined: [...merged.values()] }, null, 2);
       const saving = [...this.unsaved];
+      const releasing = [...this.unsavedReleases.keys()];
       await mkdir(path.dirname(this.file), { recursive: true });
       // Unique per write: two stores of one process (a test, the CLI in-process) must not share a temp file.
       const temporary = `${this.file}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
+      this.onDisk = merged;
       for (const agent of saving) this.unsaved.delete(agent);
+      // Only if not quarantined again since this snapshot was taken (then `add` took it off the set).
+      for (const agent of releasing) if (!this.entries.has(agent)) this.unsavedReleases.delete(agent);
     });
     // The caller learns of its own failure; the next write still runs (a full disk that recovers).
     this.writing = write.catch(() => undefined);
     return write;
   }
+}
+
+/**
+ * What to write: this store's map, except for agents whose entry changed on disk since `base` (read or
+ * written here) while it did not change here — those are edits from elsewhere (the CLI's add or
+ * release), kept in the file for the running proxy to apply (and announce) on its next reload. Without
+ * this, any write here between the CLI's edit and the reload would silently undo the edit. An
+ * unreadable file (`current` undefined) is overwritten with this store's map.
+ */
+function mergeEdits(
+  base: ReadonlyMap<string, QuarantineEntry>,
+  ours: ReadonlyMap<string, QuarantineEntry>,
+  current: ReadonlyMap<string, QuarantineEntry> | undefined,
+): Map<string, QuarantineEntry> {
+  const merged = new Map(ours);
+  if (!current) return merged;
+  for (const agent of new Set([...base.keys(), ...current.keys()])) {
+    const before = base.get(agent)?.since;
+    const theirs = current.get(agent);
+    if (theirs?.since === before || ours.get(agent)?.since !== before) continue;
+    if (theirs) merged.set(agent, theirs);
+    else merged.delete(agent);
+  }
+  return merged;
 }
 
 function parseState(file: string, text: string): Map<string, QuarantineEntry> {
@@ -167,12 +220,18 @@ function parseState(file: string, text: string): Map<string, QuarantineEntry> {
   return entries;
 }
 
+/**
+ * An ISO 8601 instant with its offset, as this program writes it. `Date.parse` alone would take "1" as
+ * the year 2001 or a zone-less time as local time — either can release an agent early.
+ */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
 function isEntry(value: unknown): value is QuarantineEntry {
   if (typeof value !== 'object' || value === null) return false;
   const field = (name: string): unknown => (name in value ? Reflect.get(value, name) : undefined);
   const expiresAt = field('expiresAt');
   return typeof field('agent') === 'string' && typeof field('since') === 'string' && typeof field('reason') === 'string' &&
-    (expiresAt === undefined || (typeof expiresAt === 'string' && Number.isFinite(Date.parse(expiresAt)))) &&
+    (expiresAt === undefined || (typeof expiresAt === 'string' && ISO_INSTANT.test(expiresAt) && Number.isFinite(Date.parse(expiresAt)))) &&
     isOptionalTags(field('tags'));
 }
 

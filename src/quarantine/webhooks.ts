@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { SECRET_REFERENCE, type QuarantineTransition, type WebhookConfig } from '../config/quarantine-config.js';
@@ -8,9 +9,12 @@ import type { Tags } from '../events/types.js';
 /**
  * Tells webhooks (a trainer, an orchestrator) when an agent enters or leaves quarantine, so the job can
  * be paused. Deliveries run in the background: a slow or dead receiver never delays a flow, nor the
- * quarantine itself. Each delivery is retried with exponential backoff a bounded number of times; when
+ * quarantine itself. Per hook and agent, notices go one at a time and in order, and a newer one
+ * supersedes an older one still being retried: the receiver acts on the last notice it accepted, so that
+ * must be the latest transition — and what waits is bounded (two notices per hook and agent). Each delivery is retried with exponential backoff a bounded number of times; when
  * it still fails, a `quarantine.webhook_failed` event says so. Secrets in headers are resolved per call
- * and never appear in events (nor does the URL's query or user info, which may hold a token).
+ * and never appear in events (nor does anything of the URL but its origin: path, query and user info may
+ * hold a token).
  */
 
 /** The JSON body each webhook receives. */
@@ -32,10 +36,23 @@ export interface QuarantineNotice {
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** A header secret is a token, not a document. */
+const MAX_SECRET_BYTES = 64 * 1024;
+
+interface Lane {
+  /** The notice waiting for the one in delivery to finish; a newer one replaces it. */
+  next: QuarantineNotice | undefined;
+  /** Bumped by every notice, so a delivery can tell it was superseded and stop retrying. */
+  generation: number;
+}
 
 export class WebhookNotifier {
   private readonly pending = new Set<Promise<void>>();
+  /** Per hook (index) and agent: the delivery in progress, if any. */
+  private readonly lanes = new Map<string, Lane>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborts the requests in flight on stop, so that none holds the process up until its timeout. */
+  private readonly abort = new AbortController();
   private stopped = false;
 
   constructor(
@@ -45,11 +62,33 @@ export class WebhookNotifier {
 
   notify(notice: QuarantineNotice): void {
     if (this.stopped) return;
-    for (const hook of this.hooks) {
-      if (!hook.on.includes(notice.event)) continue;
-      const delivery = this.deliver(hook, notice).catch(() => undefined);
+    this.hooks.forEach((hook, index) => {
+      if (!hook.on.includes(notice.event)) return;
+      const key = `${index} ${notice.agent}`;
+      const busy = this.lanes.get(key);
+      if (busy) {
+        busy.next = notice;
+        busy.generation += 1;
+        return;
+      }
+      const lane: Lane = { next: undefined, generation: 0 };
+      this.lanes.set(key, lane);
+      const delivery = this.run(hook, lane, notice)
+        .catch(() => undefined)
+        .finally(() => this.lanes.delete(key));
       this.pending.add(delivery);
       void delivery.finally(() => this.pending.delete(delivery));
+    });
+  }
+
+  /** Delivers the notice, then whatever superseded it meanwhile, until the lane is empty. */
+  private async run(hook: WebhookConfig, lane: Lane, first: QuarantineNotice): Promise<void> {
+    let notice: QuarantineNotice | undefined = first;
+    while (notice && !this.stopped) {
+      const generation = lane.generation;
+      await this.deliver(hook, notice, () => lane.generation !== generation);
+      notice = lane.next;
+      lane.next = undefined;
     }
   }
 
@@ -58,21 +97,22 @@ export class WebhookNotifier {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  /** Abandons the retries still waiting (shutdown); a request in flight ends at its timeout. */
+  /** Abandons the retries still waiting and the requests in flight (shutdown). */
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 
-  private async deliver(hook: WebhookConfig, notice: QuarantineNotice): Promise<void> {
+  private async deliver(hook: WebhookConfig, notice: QuarantineNotice, superseded: () => boolean): Promise<void> {
     const body = JSON.stringify(notice);
     let lastError = '';
     const attempts = hook.retries + 1;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       try {
         const headers = await resolveHeaders(hook.headers);
-        const status = await post(hook.url, headers, body, hook.timeoutMs);
+        const status = await post(hook.url, headers, body, hook.timeoutMs, this.abort.signal);
         if (status >= 200 && status < 300) {
           this.events.emit({ name: 'quarantine.webhook_delivered', kind: 'event', outcome: 'success', agent: notice.agent, details: { url: redactUrl(hook.url), transition: notice.event, attempts: attempt, status } });
           return;
@@ -81,8 +121,11 @@ export class WebhookNotifier {
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error);
       }
+      // A newer notice for this agent replaces this one: no point retrying what is no longer true.
+      if (superseded()) return;
       if (attempt === attempts || this.stopped) break;
       if (!(await this.pause(Math.min(hook.backoffMs * 2 ** (attempt - 1), MAX_BACKOFF_MS)))) break;
+      if (superseded()) return;
     }
     this.events.emit({
       name: 'quarantine.webhook_failed',
@@ -131,19 +174,33 @@ async function secret(kind: string, target: string, header: string): Promise<str
     if (value === undefined) throw new Error(`header ${header}: environment variable ${target} is not set`);
     return value;
   }
+  let handle: FileHandle | undefined;
   try {
-    return (await readFile(target, 'utf8')).replace(/\r?\n$/, '');
+    // Non-blocking open, then only a regular file of bounded size: a FIFO, a device (`/dev/zero`) or a
+    // huge file named by mistake must not hang a libuv worker thread (the proxy's own file and DNS work
+    // waits on those) nor fill the heap.
+    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error(`header ${header}: ${target} is not a regular file`);
+    if (info.size > MAX_SECRET_BYTES) throw new Error(`header ${header}: ${target} is larger than ${MAX_SECRET_BYTES} bytes`);
+    const buffer = Buffer.alloc(MAX_SECRET_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, MAX_SECRET_BYTES, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').replace(/\r?\n$/, '');
   } catch (error) {
+    if (error instanceof Error && error.message.startsWith(`header ${header}:`)) throw error;
     const code = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
     throw new Error(`header ${header}: cannot read ${target} (${code})`);
+  } finally {
+    await handle?.close();
   }
 }
 
-function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number> {
+function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number, signal: AbortSignal): Promise<number> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const request = (target.protocol === 'https:' ? https : http).request(target, {
       method: 'POST',
+      signal,
       // No pooling: one short request per notice, and nothing left open to hold up a shutdown.
       agent: false,
       headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },
@@ -168,8 +225,10 @@ function post(url: string, headers: Record<string, string>, body: string, timeou
   });
 }
 
-/** The URL as events show it: no user info, no query (either may carry a token). */
+/**
+ * The URL as events show it: its origin only. A token may sit in the user info, the query, or the path
+ * itself (Slack- and Discord-style hook URLs are secrets end to end).
+ */
 export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  return new URL(url).origin;
 }

@@ -1,4 +1,5 @@
 import { formatAddress, parseIpLiteral } from '../net/address.js';
+import { isSubdomainOf } from '../net/hostname.js';
 import { specialRangeOf } from '../net/special-ranges.js';
 import type { PolicySnapshot } from '../pipeline/policy-snapshot.js';
 import type { SeenEvent } from './read-events.js';
@@ -27,6 +28,8 @@ export interface AgentFindings {
 
 export function collect(events: readonly SeenEvent[], snapshot: PolicySnapshot | undefined, onlyAgent?: string): Map<string, AgentFindings> {
   const byAgent = new Map<string, AgentFindings>();
+  /** Per agent: name or address → the detection it raised. */
+  const detectedBy = new Map<string, Map<string, string>>();
   const findingsOf = (agent: string): AgentFindings => {
     let findings = byAgent.get(agent);
     if (!findings) {
@@ -42,7 +45,13 @@ export function collect(events: readonly SeenEvent[], snapshot: PolicySnapshot |
     if (target === undefined) continue;
     const key = `${target}:${event.port}`;
     if (event.action.startsWith('detection.')) {
-      findings.excluded.set(key, `raised ${event.action}${event.detectionKind && `detection.${event.detectionKind}` !== event.action ? ` (${event.detectionKind})` : ''}`);
+      // A budget alert is about the agent's volume, not about where it went.
+      if (event.action === 'detection.budget_exceeded') continue;
+      const what = `raised ${event.action}${event.detectionKind && `detection.${event.detectionKind}` !== event.action ? ` (${event.detectionKind})` : ''}`;
+      findings.excluded.set(key, what);
+      const detected = detectedBy.get(event.agent) ?? new Map<string, string>();
+      detected.set(target, what);
+      detectedBy.set(event.agent, detected);
       continue;
     }
     if (event.action !== 'flow.denied' || event.ruleId === undefined) continue;
@@ -65,8 +74,27 @@ export function collect(events: readonly SeenEvent[], snapshot: PolicySnapshot |
   }
   for (const findings of byAgent.values()) {
     for (const key of findings.excluded.keys()) findings.candidates.delete(key);
+    excludeDetected(findings, detectedBy.get(findings.agent));
   }
   return byAgent;
+}
+
+/**
+ * A destination that raised a detection is suggested on no port: a mining pool seen on 3333 is no
+ * better on 443. Names related to a detected one (its parent — a DNS tunnel's base domain under the
+ * data labels — or its children) are left out too.
+ */
+function excludeDetected(findings: AgentFindings, detected: ReadonlyMap<string, string> | undefined): void {
+  if (!detected) return;
+  for (const [key, candidate] of findings.candidates) {
+    const target = candidate.host ?? candidate.ip ?? '';
+    for (const [name, what] of detected) {
+      if (target !== name && !isSubdomainOf(target, name) && !isSubdomainOf(name, target)) continue;
+      findings.candidates.delete(key);
+      findings.excluded.set(key, `${name} ${what}`);
+      break;
+    }
+  }
 }
 
 /**

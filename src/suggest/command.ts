@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,7 +8,7 @@ import { buildSnapshot } from '../pipeline/build-snapshot.js';
 import type { PolicySnapshot } from '../pipeline/policy-snapshot.js';
 import { collect, type AgentFindings } from './collect.js';
 import { ruleLine, suggestRules } from './group.js';
-import { readEventLines, type ReadResult } from './read-events.js';
+import { readEventStream, type ReadResult } from './read-events.js';
 import { allowDiff } from './yaml-diff.js';
 
 /**
@@ -36,7 +37,7 @@ export async function suggestCommand(args: string[]): Promise<number> {
   const files = values.events ?? ['-'];
   for (const file of files) {
     try {
-      readEventLines(file === '-' ? await readStdin() : await readFile(file, 'utf8'), read);
+      await readEventStream(file === '-' ? process.stdin : createReadStream(file), read);
     } catch (error) {
       process.stderr.write(`chokepoint suggest: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
@@ -75,10 +76,4 @@ async function agentReport(findings: AgentFindings, rulesDir: string): Promise<s
     for (const [key, why] of [...findings.excluded].sort(([a], [b]) => a.localeCompare(b))) lines.push(`#   ${key}: ${why}`);
   }
   return lines;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -114,9 +114,13 @@ describe('bytes_out', () => {
     await proxy.proxy.pipeline.quarantines.release('isolator');
   });
 
-  it('plain HTTP: request bodies count when the exchange ends', async () => {
-    const post = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.7', '--data-binary', 'x'.repeat(2000), `http://web.test:${web.port}/upload`]);
+  it('plain HTTP: heads and bodies count before they are forwarded', async () => {
+    const post = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.7', '--data-binary', 'x'.repeat(500), `http://web.test:${web.port}/upload`]);
     expect(post.status).toBe(200);
+    const over = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.7', '--data-binary', 'y'.repeat(600), `http://web.test:${web.port}/upload`]);
+    expect(over.status).toBe(403);
+    expect(JSON.parse(over.body)).toMatchObject({ rule: 'budget.bytes_out' });
+    expect(web.requests.filter((request) => request.body.startsWith('y'))).toHaveLength(0);
     const next = await curl(['-x', proxy.httpUrl, '--interface', '127.0.0.7', `http://web.test:${web.port}/`]);
     expect(next.status).toBe(403);
     expect(JSON.parse(next.body)).toMatchObject({ rule: 'budget.bytes_out' });

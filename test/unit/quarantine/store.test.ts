@@ -160,6 +160,10 @@ describe('QuarantineStore refuses a state it cannot trust (fail closed)', () => 
     ['an entry without reason', '{"version":1,"quarantined":[{"agent":"a","since":"x"}]}', /malformed entry/],
     ['an entry with a numeric expiresAt', '{"version":1,"quarantined":[{"agent":"a","since":"x","reason":"y","expiresAt":1}]}', /malformed entry/],
     ['a null entry', '{"version":1,"quarantined":[null]}', /malformed entry/],
+    // Date.parse reads these as a past year, or as local time: an early release, not an expiry.
+    ['an expiresAt that is a bare number', '{"version":1,"quarantined":[{"agent":"a","since":"x","reason":"y","expiresAt":"1"}]}', /malformed entry/],
+    ['an expiresAt without a time zone', '{"version":1,"quarantined":[{"agent":"a","since":"x","reason":"y","expiresAt":"2099-01-01T00:00:00"}]}', /malformed entry/],
+    ['an expiresAt in prose', '{"version":1,"quarantined":[{"agent":"a","since":"x","reason":"y","expiresAt":"Jan 1 2001"}]}', /malformed entry/],
   ])('%s', async (_name, text, message) => {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, text);
