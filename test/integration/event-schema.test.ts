@@ -54,7 +54,9 @@ describe('real events from a real proxy', () => {
 
   it('drove every path it means to', () => {
     const seen = new Set(events.map((event) => event.event.action));
-    for (const name of ['proxy.started', 'flow.allowed', 'flow.alerted', 'flow.denied', 'flow.closed', 'detection.ssh_not_allowed', 'detection.stratum', 'agent.quarantined', 'agent.released', 'config.reloaded', 'config.rejected', 'proxy.heartbeat', 'proxy.stopped']) {
+    for (const name of ['proxy.started', 'flow.allowed', 'flow.alerted', 'flow.denied', 'flow.closed', 'detection.ssh_not_allowed', 'detection.stratum', 'agent.quarantined', 'agent.released', 'config.reloaded', 'config.rejected', 'proxy.heartbeat', 'proxy.stopped',
+      'dns.query', 'detection.dns_tunnel', 'marker.set', 'flow.killed', 'detection.budget_exceeded', 'quarantine.webhook_delivered', 'quarantine.webhook_failed',
+      'sink.error', 'ssh.host_key', 'ssh.upstream_failed']) {
       expect(seen, name).toContain(name);
     }
     expect(events.some((event) => event.rule?.id === 'auth.invalid-credentials')).toBe(true);

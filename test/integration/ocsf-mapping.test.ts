@@ -15,9 +15,17 @@ import { ocsfSchemaErrors as errorsOf } from '../helpers/schemas.js';
 const field = (object: OcsfObject, key: string): OcsfObject => object[key] as OcsfObject;
 
 describe('OCSF classes', () => {
-  it('gives every event name a class: 4001 for flows, 2004 for findings, 6002 for the proxy', () => {
+  it('gives every event name a class: 4001 for flows, 4003 for DNS, 4007 for intercepted SSH, 2004 for findings, 6002 for the proxy', () => {
+    const classOf = (name: string): number => {
+      if (name.startsWith('flow.')) return 4001;
+      if (name === 'dns.query') return 4003;
+      // The host key is the proxy's own (no connection); the other ssh.* events happen on a connection.
+      if (name.startsWith('ssh.') && name !== 'ssh.host_key') return 4007;
+      if (name.startsWith('detection.') || name.startsWith('agent.')) return 2004;
+      return 6002;
+    };
     for (const name of EVENT_NAMES) {
-      const expected = name.startsWith('flow.') ? 4001 : name.startsWith('detection.') || name.startsWith('agent.') ? 2004 : 6002;
+      const expected = classOf(name);
       expect(ocsfClassOf(name).classUid, name).toBe(expected);
     }
   });
