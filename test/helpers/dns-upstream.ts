@@ -25,14 +25,7 @@ export interface ZoneOptions {
 }
 
 export async function dnsUpstream(zone: ZoneOptions): Promise<DnsUpstream> {
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
-  const tcp = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', resolve);
-  });
+  const { udp, tcp, port } = await bindUdpAndTcp();
   const asked: string[] = [];
   const sockets = new Set<net.Socket>();
 
@@ -84,6 +77,29 @@ export async function dnsUpstream(zone: ZoneOptions): Promise<DnsUpstream> {
       await Promise.all([new Promise<void>((resolve) => tcp.close(() => resolve())), new Promise<void>((resolve) => udp.close(() => resolve()))]);
     },
   };
+}
+
+/**
+ * A UDP socket and a TCP server on one loopback port. The port is picked for UDP; its TCP twin may be
+ * taken meanwhile by anything binding port 0 (other tests run alongside), so a few fresh ports are tried.
+ */
+async function bindUdpAndTcp(): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', resolve);
+      });
+      return { udp, tcp, port };
+    } catch (error) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
+    }
+  }
 }
 
 /** The records for `name` of `type`, following CNAMEs inside the zone like a recursive resolver would. */
