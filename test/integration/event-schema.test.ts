@@ -94,6 +94,9 @@ describe('real events from a real proxy', () => {
       if (event.event.action.startsWith('detection.') || event.event.action === 'agent.quarantined') expect(event.event.severity).toBeGreaterThanOrEqual(2);
       if (['flow.allowed', 'proxy.started', 'proxy.stopped', 'proxy.heartbeat'].includes(event.event.action)) expect(event.chokepoint.severity_label).toBe('informational');
     }
+    const severityOf = (action: string): number | undefined => events.find((event) => event.event.action === action)?.event.severity;
+    expect([severityOf('sink.error'), severityOf('quarantine.webhook_failed'), severityOf('ssh.upstream_failed'), severityOf('flow.killed')]).toEqual([3, 3, 3, 2]);
+    expect([severityOf('dns.query'), severityOf('marker.set'), severityOf('ssh.host_key'), severityOf('quarantine.webhook_delivered')]).toEqual([1, 1, 1, 1]);
     const stratum = events.find((event) => event.event.action === 'detection.stratum');
     expect(stratum?.event.severity).toBe(5);
     expect(stratum?.chokepoint.severity_label).toBe('critical');
