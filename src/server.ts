@@ -107,7 +107,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   const closeSinks = (): Promise<void> => Promise.all(configuredSinks.map((sink) => sink.close())).then(() => undefined);
 
   const sshInterceptor = new SshInterceptor(events, { certsDir: config.certsDir, loginMs: config.timeouts.connectMs, idleMs: config.timeouts.idleMs });
-  // Rules that intercept SSH: have the host key (and its fingerprint event) now, for operators to pin.
+  // Rules that intercept SSH: have the host key now, for operators to pin (its event follows proxy.started).
   if (initial.snapshot.ruleSet.agents.some((agent) => agent.rules.some((rule) => rule.intercept))) {
     await sshInterceptor.hostKey().catch(async (error: unknown) => {
       await closeSinks();
@@ -230,6 +230,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       agents: initial.snapshot.ruleSet.agents.map((agent) => agent.name),
     },
   });
+  sshInterceptor.started();
 
   const heartbeat = startHeartbeat(events, config.events.heartbeatSeconds, { liveFlows: () => registry.size });
 

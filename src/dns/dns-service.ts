@@ -303,7 +303,8 @@ export class DnsService {
       outcome: outcome.rcode === RCODE.NOERROR || outcome.rcode === RCODE.NXDOMAIN ? 'success' : 'failure',
       ...(agent ? { agent: agent.name, agentMode: agent.mode } : {}),
       source: { ip: client.address, port: client.port },
-      destination: { domain: question.name, port: 53 },
+      // A malformed packet may carry no readable name: the destination then names only the port.
+      destination: { ...(question.name !== '' ? { domain: question.name } : {}), port: 53 },
       transport: client.transport,
       protocol: 'dns',
       action,

@@ -9,7 +9,7 @@ import type { EventName } from './types.js';
  */
 
 /** Version of the event record's shape; bumped when a field changes meaning or disappears. */
-export const EVENT_SCHEMA_VERSION = '1.0.0';
+export const EVENT_SCHEMA_VERSION = '1.1.0';
 
 /** The ECS release whose field names the record follows (ECS `ecs.version`). */
 export const ECS_VERSION = '8.11.0';

@@ -31,6 +31,7 @@ export const EVENT_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
   'source',
   'destination',
   'network',
+  'dns',
   'url',
   'error',
 ]);

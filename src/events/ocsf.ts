@@ -1,11 +1,14 @@
 import { EVENT_SCHEMA_VERSION } from './catalogue.js';
+import { dnsActivityFields } from './ocsf-dns.js';
 import type { ChokepointEvent, EndpointFields } from './types.js';
 
 /**
- * ChokepointEvent → OCSF 1.3.0, a pure function the SIEM sinks call for `format: ocsf`. Three classes:
- * Network Activity (4001) for flow.*, Detection Finding (2004) for detection.* and quarantine, and
- * Application Lifecycle (6002) for the proxy's own life (start, stop, reloads, heartbeats, listener
- * errors). What OCSF has no attribute for goes to `unmapped`, nothing is dropped. The table is in
+ * ChokepointEvent → OCSF 1.3.0, a pure function the SIEM sinks call for `format: ocsf`. Five classes:
+ * Network Activity (4001) for flow.*, DNS Activity (4003) for dns.query, SSH Activity (4007) for what
+ * happens on an intercepted SSH connection, Detection Finding (2004) for detection.* and quarantine, and
+ * Application Lifecycle (6002) for the proxy's own life (start, stop, reloads, heartbeats, listener and
+ * sink errors, webhooks, markers, its SSH host key). What OCSF has no attribute for goes to `unmapped`,
+ * nothing is dropped. The table is in
  * docs/ocsf-mapping.md; schema/ocsf/ holds the subset of OCSF these objects are checked against.
  */
 
@@ -46,6 +49,8 @@ interface ClassChoice {
 }
 
 const NETWORK = { classUid: 4001, className: 'Network Activity', categoryUid: 4, categoryName: 'Network Activity' };
+const DNS = { classUid: 4003, className: 'DNS Activity', categoryUid: 4, categoryName: 'Network Activity' };
+const SSH = { classUid: 4007, className: 'SSH Activity', categoryUid: 4, categoryName: 'Network Activity' };
 const FINDING = { classUid: 2004, className: 'Detection Finding', categoryUid: 2, categoryName: 'Findings' };
 const LIFECYCLE = { classUid: 6002, className: 'Application Lifecycle', categoryUid: 6, categoryName: 'Application Activity' };
 
@@ -60,6 +65,18 @@ export function ocsfClassOf(action: string): ClassChoice {
       return { ...NETWORK, activityId: 5, activityName: 'Refuse' };
     case 'flow.closed':
       return { ...NETWORK, activityId: 2, activityName: 'Close' };
+    // Ended by the proxy on an operator's word: OCSF's "terminated by a middle device"; flow.closed follows.
+    case 'flow.killed':
+      return { ...NETWORK, activityId: 3, activityName: 'Reset' };
+    // One record holds the query and the answer Chokepoint gave: bidirectional traffic.
+    case 'dns.query':
+      return { ...DNS, activityId: 6, activityName: 'Traffic' };
+    case 'ssh.command':
+      return { ...SSH, activityId: 99, activityName: 'Command' };
+    case 'ssh.refused':
+      return { ...SSH, activityId: 5, activityName: 'Refuse' };
+    case 'ssh.upstream_failed':
+      return { ...SSH, activityId: 4, activityName: 'Fail' };
     case 'agent.released':
       return { ...FINDING, activityId: 3, activityName: 'Close' };
     case 'proxy.started':
@@ -72,7 +89,8 @@ export function ocsfClassOf(action: string): ClassChoice {
     case 'proxy.heartbeat':
       return { ...LIFECYCLE, activityId: 99, activityName: 'Heartbeat' };
     default:
-      // listener.error and any lifecycle event added later: the proxy's own life, activity "Other".
+      // listener.error, sink.*, quarantine.webhook_*, marker.set, ssh.host_key and any lifecycle event
+      // added later: the proxy's own life, activity "Other" named after the event.
       return { ...LIFECYCLE, activityId: 99, activityName: action };
   }
 }
@@ -110,6 +128,8 @@ export function toOcsf(event: ChokepointEvent): OcsfEvent {
     unmapped: unmappedOf(event),
   };
   if (choice.classUid === NETWORK.classUid) return { ...base, ...networkFields(event) };
+  if (choice.classUid === DNS.classUid) return { ...base, ...networkFields(event), ...dnsActivityFields(event) };
+  if (choice.classUid === SSH.classUid) return { ...base, ...networkFields(event), ...sshFields(event) };
   if (choice.classUid === FINDING.classUid) return { ...base, ...findingFields(event, choice.activityId) };
   return { ...base, app: { ...PRODUCT } };
 }
@@ -186,11 +206,12 @@ function endpointOf(endpoint: EndpointFields | undefined): OcsfObject {
   };
 }
 
-/** Every flow is TCP, opened by the agent towards the outside. */
+/** Opened by the agent towards the outside; TCP, or UDP for DNS queries over UDP. */
 function connectionOf(event: ChokepointEvent): OcsfObject {
+  const transport = event.network?.transport ?? 'tcp';
   return {
-    protocol_name: event.network?.transport ?? 'tcp',
-    protocol_num: 6,
+    protocol_name: transport,
+    protocol_num: transport === 'udp' ? 17 : 6,
     direction_id: 2,
     direction: 'Outbound',
     ...(event.chokepoint.flow_id ? { uid: event.chokepoint.flow_id } : {}),
@@ -214,6 +235,15 @@ function tlsOf(event: ChokepointEvent): OcsfObject {
   };
 }
 
+/** SSH Activity: the HASSH fingerprints read from the handshake, when the flow was classified. */
+function sshFields(event: ChokepointEvent): OcsfObject {
+  const ssh = event.chokepoint.classification?.ssh;
+  const hassh = (value: string | undefined): OcsfObject | undefined => (value ? { fingerprint: { algorithm_id: 1, algorithm: 'MD5', value } } : undefined);
+  const client = hassh(ssh?.hassh);
+  const server = hassh(ssh?.hassh_server);
+  return { ...(client ? { client_hassh: client } : {}), ...(server ? { server_hassh: server } : {}) };
+}
+
 /** Everything the classes above have no attribute for, under the ECS names it had. */
 function unmappedOf(event: ChokepointEvent): OcsfObject {
   const { schema_version: _version, severity_label: _label, ...chokepoint } = event.chokepoint;
@@ -226,6 +256,8 @@ function unmappedOf(event: ChokepointEvent): OcsfObject {
     ...(event.network?.protocol ? { network_protocol: event.network.protocol } : {}),
     ...(event.url?.method || event.url?.status !== undefined ? { url: event.url } : {}),
     ...(event.error ? { error: event.error } : {}),
+    // DNS Activity maps the query, answers and response code; other classes keep ECS dns.* as it was.
+    ...(event.dns && event.event.action !== 'dns.query' ? { dns: event.dns } : {}),
   };
 }
 

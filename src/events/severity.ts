@@ -22,10 +22,21 @@ const CONFIDENCE_STEP: Record<DetectionFields['confidence'], number> = { high: 1
 /** Events that are not detections: what an analyst should look at first. */
 const EVENT_SEVERITY: Record<string, number> = {
   'agent.quarantined': 4,
+  // Events discarded for good: the audit trail has a hole.
+  'sink.dropped': 4,
+  'sink.spool_overflow': 4,
   'config.rejected': 3,
   'listener.error': 3,
+  // Delivery still owed (spooled, retried) or never made (a trainer not told to pause).
+  'sink.error': 3,
+  'quarantine.webhook_failed': 3,
+  'ssh.upstream_failed': 3,
+  // Agents' lookups refused for lack of capacity: a flood, or a resolver too slow for the load.
+  'dns.overloaded': 3,
   'flow.alerted': 2,
   'flow.denied': 2,
+  'flow.killed': 2,
+  'ssh.refused': 2,
 };
 
 /** Detections never drop below low: a detection is always worth a look. */

@@ -159,6 +159,8 @@ export class Pipeline {
       agentMode: flow.agent.mode,
       entry: flow.entry,
       tags: flow.tags,
+      source: { ip: flow.client.address, port: flow.client.port },
+      destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
       reason,
     });
     this.revoke(flow, reason);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -164,8 +163,7 @@ export class QuarantineStore {
       const saving = [...this.unsaved];
       const releasing = [...this.unsavedReleases.keys()];
       await mkdir(path.dirname(this.file), { recursive: true });
-      // Unique per write: two stores of one process (a test, the CLI in-process) must not share a temp file.
-      const temporary = `${this.file}.${process.pid}.${randomUUID()}.tmp`;
+      const temporary = `${this.file}.${process.pid}.tmp`;
       await writeFile(temporary, `${snapshot}\n`, { mode: 0o600 });
       await rename(temporary, this.file);
       this.onDisk = merged;

@@ -24,28 +24,8 @@ export interface ZoneOptions {
   servfail?: string[];
 }
 
-/** UDP on a free port, then TCP on the same number; the UDP port may be taken for TCP: try again. */
-async function bindPair(): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
-  for (let attempt = 0; ; attempt += 1) {
-    const udp = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const port = udp.address().port;
-    const tcp = net.createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, '127.0.0.1', resolve);
-      });
-      return { udp, tcp, port };
-    } catch (error) {
-      udp.close();
-      if (attempt >= 5) throw error;
-    }
-  }
-}
-
 export async function dnsUpstream(zone: ZoneOptions): Promise<DnsUpstream> {
-  const { udp, tcp, port } = await bindPair();
+  const { udp, tcp, port } = await bindUdpAndTcp();
   const asked: string[] = [];
   const sockets = new Set<net.Socket>();
 
@@ -97,6 +77,29 @@ export async function dnsUpstream(zone: ZoneOptions): Promise<DnsUpstream> {
       await Promise.all([new Promise<void>((resolve) => tcp.close(() => resolve())), new Promise<void>((resolve) => udp.close(() => resolve()))]);
     },
   };
+}
+
+/**
+ * A UDP socket and a TCP server on one loopback port. The port is picked for UDP; its TCP twin may be
+ * taken meanwhile by anything binding port 0 (other tests run alongside), so a few fresh ports are tried.
+ */
+async function bindUdpAndTcp(): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', resolve);
+      });
+      return { udp, tcp, port };
+    } catch (error) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 10) throw error;
+    }
+  }
 }
 
 /** The records for `name` of `type`, following CNAMEs inside the zone like a recursive resolver would. */

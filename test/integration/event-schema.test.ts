@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_NAMES } from '../../src/events/catalogue.js';
-import { EVENT_TOP_LEVEL_KEYS } from '../../src/events/chain.js';
+import { EVENT_TOP_LEVEL_KEYS, eventJson } from '../../src/events/chain.js';
+import { LogVerifier } from '../../src/events/log-verifier.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { eventsOfEveryPath } from '../helpers/event-flows.js';
 import { EVENT_SCHEMA_FILE, eventSchemaErrors as errorsOf } from '../helpers/schemas.js';
@@ -54,7 +55,9 @@ describe('real events from a real proxy', () => {
 
   it('drove every path it means to', () => {
     const seen = new Set(events.map((event) => event.event.action));
-    for (const name of ['proxy.started', 'flow.allowed', 'flow.alerted', 'flow.denied', 'flow.closed', 'detection.ssh_not_allowed', 'detection.stratum', 'agent.quarantined', 'agent.released', 'config.reloaded', 'config.rejected', 'proxy.heartbeat', 'proxy.stopped']) {
+    for (const name of ['proxy.started', 'flow.allowed', 'flow.alerted', 'flow.denied', 'flow.closed', 'detection.ssh_not_allowed', 'detection.stratum', 'agent.quarantined', 'agent.released', 'config.reloaded', 'config.rejected', 'proxy.heartbeat', 'proxy.stopped',
+      'dns.query', 'detection.dns_tunnel', 'marker.set', 'flow.killed', 'detection.budget_exceeded', 'quarantine.webhook_delivered', 'quarantine.webhook_failed',
+      'sink.error', 'ssh.host_key', 'ssh.upstream_failed']) {
       expect(seen, name).toContain(name);
     }
     expect(events.some((event) => event.rule?.id === 'auth.invalid-credentials')).toBe(true);
@@ -70,11 +73,30 @@ describe('real events from a real proxy', () => {
     }
   });
 
+  it('forms one intact hash chain that verify-log accepts, and an edited dns.* field breaks it', () => {
+    const verify = (lines: string[]): string[] => {
+      const verifier = new LogVerifier();
+      lines.forEach((text, index) => verifier.push(text, { file: 'events.jsonl', line: index + 1 }));
+      return verifier.finish().problems.map((finding) => finding.message);
+    };
+    const lines = events.map((event) => eventJson(event));
+    expect(verify(lines)).toEqual([]);
+    const index = events.findIndex((event) => event.event.action === 'dns.query' && event.dns?.question.name === 'web.test');
+    const edited = JSON.parse(lines[index] ?? '{}') as ChokepointEvent;
+    if (edited.dns) edited.dns.question.name = 'elsewhere.test';
+    const tampered = [...lines];
+    tampered[index] = JSON.stringify(edited);
+    expect(verify(tampered).join('\n')).toContain('was edited');
+  });
+
   it('gives every detection and alert a severity above informational, and the lifecycle informational', () => {
     for (const event of events) {
       if (event.event.action.startsWith('detection.') || event.event.action === 'agent.quarantined') expect(event.event.severity).toBeGreaterThanOrEqual(2);
       if (['flow.allowed', 'proxy.started', 'proxy.stopped', 'proxy.heartbeat'].includes(event.event.action)) expect(event.chokepoint.severity_label).toBe('informational');
     }
+    const severityOf = (action: string): number | undefined => events.find((event) => event.event.action === action)?.event.severity;
+    expect([severityOf('sink.error'), severityOf('quarantine.webhook_failed'), severityOf('ssh.upstream_failed'), severityOf('flow.killed')]).toEqual([3, 3, 3, 2]);
+    expect([severityOf('dns.query'), severityOf('marker.set'), severityOf('ssh.host_key'), severityOf('quarantine.webhook_delivered')]).toEqual([1, 1, 1, 1]);
     const stratum = events.find((event) => event.event.action === 'detection.stratum');
     expect(stratum?.event.severity).toBe(5);
     expect(stratum?.chokepoint.severity_label).toBe('critical');
@@ -83,6 +105,8 @@ describe('real events from a real proxy', () => {
   it('refuses malformed events', () => {
     const closed = events.find((event) => event.event.action === 'flow.closed') as ChokepointEvent;
     const detection = events.find((event) => event.event.action === 'detection.stratum') as ChokepointEvent;
+    const named = (action: string): ChokepointEvent => events.find((event) => event.event.action === action && (action !== 'dns.query' || event.dns?.question.name === 'web.test')) as ChokepointEvent;
+    const [query, budget, killed, sinkError] = ['dns.query', 'detection.budget_exceeded', 'flow.killed', 'sink.error'].map(named) as [ChokepointEvent, ChokepointEvent, ChokepointEvent, ChokepointEvent];
     const copy = (event: ChokepointEvent): ChokepointEvent => JSON.parse(JSON.stringify(event)) as ChokepointEvent;
     const broken: Array<[string, (event: ChokepointEvent) => ChokepointEvent, ChokepointEvent]> = [
       ['no sequence', (e) => (Reflect.deleteProperty(e.event, 'sequence'), e), closed],
@@ -97,6 +121,12 @@ describe('real events from a real proxy', () => {
       ['no chain', (e) => (Reflect.deleteProperty(e.chokepoint, 'chain'), e), closed],
       ['a detection without chokepoint.detection', (e) => (Reflect.deleteProperty(e.chokepoint, 'detection'), e), detection],
       ['a detection with an unknown confidence', (e) => (Object.assign(e.chokepoint.detection ?? {}, { confidence: 'certain' }), e), detection],
+      ['a DNS query without dns', (e) => (Reflect.deleteProperty(e, 'dns'), e), query],
+      ['a DNS question with an unknown field', (e) => (Object.assign(e.dns?.question ?? {}, { class: 'IN' }), e), query],
+      ['a DNS answer address that is not one', (e) => (Object.assign(e.dns ?? {}, { resolved_ip: ['not-an-ip'] }), e), query],
+      ['a budget detection without its budget', (e) => (Reflect.deleteProperty(e.chokepoint.details ?? {}, 'budget'), e), budget],
+      ['a kill without its flow', (e) => (Reflect.deleteProperty(e.chokepoint, 'flow_id'), e), killed],
+      ['a sink error with an unknown detail', (e) => (Object.assign(e.chokepoint.details ?? {}, { token: 'secret' }), e), sinkError],
     ];
     for (const [what, breakIt, original] of broken) {
       expect(errorsOf(copy(original)), `untouched before: ${what}`).toBe('');

@@ -15,9 +15,17 @@ import { ocsfSchemaErrors as errorsOf } from '../helpers/schemas.js';
 const field = (object: OcsfObject, key: string): OcsfObject => object[key] as OcsfObject;
 
 describe('OCSF classes', () => {
-  it('gives every event name a class: 4001 for flows, 2004 for findings, 6002 for the proxy', () => {
+  it('gives every event name a class: 4001 for flows, 4003 for DNS, 4007 for intercepted SSH, 2004 for findings, 6002 for the proxy', () => {
+    const classOf = (name: string): number => {
+      if (name.startsWith('flow.')) return 4001;
+      if (name === 'dns.query') return 4003;
+      // The host key is the proxy's own (no connection); the other ssh.* events happen on a connection.
+      if (name.startsWith('ssh.') && name !== 'ssh.host_key') return 4007;
+      if (name.startsWith('detection.') || name.startsWith('agent.')) return 2004;
+      return 6002;
+    };
     for (const name of EVENT_NAMES) {
-      const expected = name.startsWith('flow.') ? 4001 : name.startsWith('detection.') || name.startsWith('agent.') ? 2004 : 6002;
+      const expected = classOf(name);
       expect(ocsfClassOf(name).classUid, name).toBe(expected);
     }
   });
@@ -93,6 +101,30 @@ describe('real events mapped to OCSF', () => {
     expect(byAction('proxy.heartbeat')).toMatchObject({ class_uid: 6002, activity_id: 99, activity_name: 'Heartbeat' });
   });
 
+  it('maps a DNS query to DNS Activity: query, answers, rcode, over UDP', () => {
+    const { event, ocsf } = mapped.find(({ event }) => event.event.action === 'dns.query' && event.dns?.question.name === 'web.test') ?? {};
+    if (!event || !ocsf) throw new Error('no answered DNS query');
+    expect(ocsf).toMatchObject({ class_uid: 4003, category_uid: 4, activity_id: 6, type_uid: 400306, rcode_id: 0, rcode: 'NoError', status_id: 1 });
+    expect(ocsf['query']).toEqual({ hostname: 'web.test', type: 'A', class: 'IN', packet_uid: event.dns?.id });
+    expect(ocsf['answers']).toEqual([{ rdata: '127.0.0.1', type: 'A', class: 'IN' }]);
+    expect(field(ocsf, 'connection_info')).toMatchObject({ protocol_name: 'udp', protocol_num: 17 });
+    expect(field(ocsf, 'dst_endpoint')).toEqual({ hostname: 'web.test', port: 53 });
+    const refused = mapped.find(({ event }) => event.event.action === 'dns.query' && event.rule?.id === 'detection.dns_tunnel')?.ocsf;
+    expect(refused).toMatchObject({ class_uid: 4003, rcode_id: 5, rcode: 'Refused', action_id: 2, disposition_id: 2 });
+    const tunnel = mapped.find(({ event }) => event.event.action === 'detection.dns_tunnel')?.ocsf;
+    expect(tunnel).toMatchObject({ class_uid: 2004, finding_info: { types: ['dns_tunnel'] }, disposition_id: 2 });
+  });
+
+  it('maps a kill to Network Activity Reset, a failed SSH interception to SSH Activity Fail, and the rest to Application Lifecycle', () => {
+    const byAction = (action: string): OcsfEvent | undefined => mapped.find(({ event }) => event.event.action === action)?.ocsf;
+    expect(byAction('flow.killed')).toMatchObject({ class_uid: 4001, activity_id: 3, activity_name: 'Reset', type_uid: 400103 });
+    expect(byAction('ssh.upstream_failed')).toMatchObject({ class_uid: 4007, category_uid: 4, activity_id: 4, type_uid: 400704, status_id: 2 });
+    expect(byAction('detection.budget_exceeded')).toMatchObject({ class_uid: 2004, finding_info: { types: ['budget_exceeded'] }, disposition_id: 1 });
+    for (const action of ['ssh.host_key', 'sink.error', 'quarantine.webhook_delivered', 'quarantine.webhook_failed', 'marker.set']) {
+      expect(byAction(action), action).toMatchObject({ class_uid: 6002, activity_id: 99, activity_name: action, app: PRODUCT });
+    }
+  });
+
   it('rejects objects that break the OCSF subset', () => {
     const { ocsf } = mapped.find(({ event }) => event.event.action === 'flow.closed') ?? {};
     if (!ocsf) throw new Error('no closed flow');
@@ -110,5 +142,9 @@ describe('real events mapped to OCSF', () => {
     const noInfo = JSON.parse(JSON.stringify(finding)) as OcsfEvent;
     delete noInfo['finding_info'];
     expect(errorsOf(noInfo)).not.toBe('');
+    const dns = mapped.find(({ event }) => event.event.action === 'dns.query')?.ocsf;
+    const noQuery = JSON.parse(JSON.stringify(dns)) as OcsfEvent;
+    delete noQuery['query'];
+    expect(errorsOf(noQuery)).not.toBe('');
   });
 });

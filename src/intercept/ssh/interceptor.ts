@@ -54,6 +54,10 @@ const REFUSAL_LINGER_MS = 2_000;
 
 export class SshInterceptor {
   private hostKeyLoad: Promise<HostKey> | undefined;
+  /** The key loaded, and whether its event is out: it waits for proxy.started, which opens the hash chain. */
+  private loadedKey: HostKey | undefined;
+  private keyAnnounced = false;
+  private proxyStarted = false;
 
   constructor(
     private readonly events: EventBus,
@@ -64,12 +68,8 @@ export class SshInterceptor {
   hostKey(): Promise<HostKey> {
     this.hostKeyLoad ??= loadOrCreateHostKey(this.options.certsDir).then(
       (key) => {
-        this.events.emit({
-          name: 'ssh.host_key',
-          kind: 'state',
-          reason: `SSH interception host key ${key.fingerprint} (${key.created ? 'generated' : 'loaded'}); agents pin this fingerprint`,
-          details: { fingerprint: key.fingerprint, public_key: key.publicLine, file: key.file, created: key.created },
-        });
+        this.loadedKey = key;
+        this.announceHostKey();
         return key;
       },
       (error: unknown) => {
@@ -79,6 +79,27 @@ export class SshInterceptor {
       },
     );
     return this.hostKeyLoad;
+  }
+
+  /**
+   * The proxy has announced itself (proxy.started, the first event of a chain): a key loaded at startup is
+   * announced now, so that no event comes before the one verify-log expects a chain to start with.
+   */
+  started(): void {
+    this.proxyStarted = true;
+    this.announceHostKey();
+  }
+
+  private announceHostKey(): void {
+    const key = this.loadedKey;
+    if (!this.proxyStarted || key === undefined || this.keyAnnounced) return;
+    this.keyAnnounced = true;
+    this.events.emit({
+      name: 'ssh.host_key',
+      kind: 'state',
+      reason: `SSH interception host key ${key.fingerprint} (${key.created ? 'generated' : 'loaded'}); agents pin this fingerprint`,
+      details: { fingerprint: key.fingerprint, public_key: key.publicLine, file: key.file, created: key.created },
+    });
   }
 
   async intercept(intercepted: InterceptedFlow): Promise<void> {
