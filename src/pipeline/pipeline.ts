@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { flowEventFields } from '../flow/event-fields.js';
 import type { EventBus } from '../events/bus.js';
 import type { EntryMode, EventInput, Tags } from '../events/types.js';
 import { elapsedNs, newFlowId, type Flow } from '../flow/flow.js';
@@ -154,13 +155,7 @@ export class Pipeline {
     this.events.emit({
       name: 'flow.killed',
       kind: 'alert',
-      flowId: flow.id,
-      agent: flow.agent.name,
-      agentMode: flow.agent.mode,
-      entry: flow.entry,
-      tags: flow.tags,
-      source: { ip: flow.client.address, port: flow.client.port },
-      destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
+      ...flowEventFields(flow),
       reason,
     });
     this.revoke(flow, reason);

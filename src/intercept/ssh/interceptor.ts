@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { flowEventFields } from '../../flow/event-fields.js';
 import type net from 'node:net';
 import path from 'node:path';
 import ssh2 from 'ssh2';
@@ -268,13 +269,7 @@ export class SshInterceptor {
   private emit(name: EventInput['name'], flow: Flow, fields: Omit<EventInput, 'name'>): void {
     this.events.emit({
       name,
-      flowId: flow.id,
-      agent: flow.agent.name,
-      agentMode: flow.agent.mode,
-      entry: flow.entry,
-      tags: flow.tags,
-      source: { ip: flow.client.address, port: flow.client.port },
-      destination: { ...(flow.target.host ? { domain: flow.target.host } : {}), ...(flow.dialled ? { ip: flow.dialled } : {}), port: flow.target.port },
+      ...flowEventFields(flow),
       protocol: 'ssh',
       ...fields,
     });
