@@ -216,6 +216,17 @@ describe.skipIf(unavailable !== undefined).each([
     expect(askedOutside('blocked.test')).toBe(0);
   });
 
+  it('judges a flow to a resolved address by the remembered name: a lying Host header is refused before the server hears it', async () => {
+    await dig(['+short', 'named.test', 'A']);
+    const before = connectionsTo(named);
+    // The address named.test resolved to, asked for under another (denied) name.
+    const lying = await curl('http://blocked.test/', `blocked.test:80:${named}`);
+    expect(lying.stdout).toMatch(/\n403$/);
+    const refusal = await eventually((e) => transparent(e) && e.event?.action === 'flow.denied' && e.destination?.ip === named && e.rule?.id === 'detection.host_mismatch');
+    expect(refusal.destination?.domain).toBe('named.test');
+    expect(connectionsTo(named)).toBe(before);
+  });
+
   it('judges ssh by the name the agent resolved (NameMemory), where the bare address is refused', async () => {
     // Dialled bare before any name for it was resolved: no rule allows the address.
     const bare = await ssh(shell);
