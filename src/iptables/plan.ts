@@ -38,8 +38,8 @@ export type Step =
   | { kind: 'restore'; family: Family; text: string }
   /** Add `-I chain 1 <rule>` unless `-C chain <rule>` finds it. */
   | { kind: 'ensure-jump'; family: Family; table: Table; chain: string; rule: string[] }
-  /** Delete every rule of built-in `chain` that jumps to `target`, whatever its matches. */
-  | { kind: 'remove-jumps'; family: Family; table: Table; chain: string; target: string }
+  /** Delete every rule of built-in `chain` that jumps to `target`, whatever its matches, except `keep`. */
+  | { kind: 'remove-jumps'; family: Family; table: Table; chain: string; target: string; keep?: string[] }
   /** Flush and delete a chain of ours, if it exists. */
   | { kind: 'delete-chain'; family: Family; table: Table; chain: string };
 
@@ -136,11 +136,42 @@ function restoreText(options: IptablesOptions, family: Family): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Every jump either mode installs: built-in chain → our chain. */
+const JUMP_SITES = [
+  ['nat', 'OUTPUT', CHAINS.natOut],
+  ['nat', 'PREROUTING', CHAINS.natPre],
+  ['filter', 'OUTPUT', CHAINS.filterOut],
+  ['filter', 'FORWARD', CHAINS.filterForward],
+] as const;
+
+/** Our chains, with their table; CHAINS.drop is shared by both modes. */
+const OUR_CHAINS = [
+  ['nat', CHAINS.natOut],
+  ['nat', CHAINS.natPre],
+  ['filter', CHAINS.filterOut],
+  ['filter', CHAINS.filterForward],
+  ['filter', CHAINS.drop],
+] as const;
+
+/**
+ * Fills our chains, adds the jumps to them, then removes every other jump to our chains and the chains
+ * this mode does not use — what an earlier install with other options (another mode, another agent
+ * interface) left. Those would otherwise keep redirecting or dropping by the old options, or a stale
+ * jump would keep reaching a chain no longer refilled. New jumps are added before old ones go, so the
+ * traffic the new options cover is never let through unredirected.
+ */
 export function installPlan(options: IptablesOptions): Step[] {
   const steps: Step[] = [];
   for (const family of FAMILIES) {
+    const { jumps, nat, filter } = layout(options, family);
     steps.push({ kind: 'restore', family, text: restoreText(options, family) });
-    for (const jump of layout(options, family).jumps) steps.push({ kind: 'ensure-jump', family, ...jump });
+    for (const jump of jumps) steps.push({ kind: 'ensure-jump', family, ...jump });
+    for (const [table, chain, target] of JUMP_SITES) {
+      const wanted = jumps.find((jump) => jump.table === table && jump.chain === chain);
+      steps.push({ kind: 'remove-jumps', family, table, chain, target, ...(wanted ? { keep: wanted.rule } : {}) });
+    }
+    const used = new Set<string>([nat.chain, filter.chain, CHAINS.drop]);
+    for (const [table, chain] of OUR_CHAINS) if (!used.has(chain)) steps.push({ kind: 'delete-chain', family, table, chain });
   }
   return steps;
 }
@@ -152,23 +183,8 @@ export function installPlan(options: IptablesOptions): Step[] {
 export function removePlan(): Step[] {
   const steps: Step[] = [];
   for (const family of FAMILIES) {
-    for (const [table, chain, target] of [
-      ['nat', 'OUTPUT', CHAINS.natOut],
-      ['nat', 'PREROUTING', CHAINS.natPre],
-      ['filter', 'OUTPUT', CHAINS.filterOut],
-      ['filter', 'FORWARD', CHAINS.filterForward],
-    ] as const) {
-      steps.push({ kind: 'remove-jumps', family, table, chain, target });
-    }
-    for (const [table, chain] of [
-      ['nat', CHAINS.natOut],
-      ['nat', CHAINS.natPre],
-      ['filter', CHAINS.filterOut],
-      ['filter', CHAINS.filterForward],
-      ['filter', CHAINS.drop],
-    ] as const) {
-      steps.push({ kind: 'delete-chain', family, table, chain });
-    }
+    for (const [table, chain, target] of JUMP_SITES) steps.push({ kind: 'remove-jumps', family, table, chain, target });
+    for (const [table, chain] of OUR_CHAINS) steps.push({ kind: 'delete-chain', family, table, chain });
   }
   return steps;
 }
@@ -187,8 +203,10 @@ export function renderStep(step: Step): string {
       const rule = quoteRule(step.rule);
       return `${bin} -t ${step.table} -C ${step.chain} ${rule} 2>/dev/null || ${bin} -t ${step.table} -I ${step.chain} 1 ${rule}`;
     }
-    case 'remove-jumps':
-      return `${bin} -t ${step.table} -S ${step.chain} | sed -n 's/^-A \\(.* -j ${step.target}\\)$/\\1/p' | while read -r rule; do ${bin} -t ${step.table} -D $rule; done`;
+    case 'remove-jumps': {
+      const except = step.keep ? ` | grep -vxF -- '-A ${step.chain} ${quoteRule(step.keep)}'` : '';
+      return `${bin} -t ${step.table} -S ${step.chain}${except} | sed -n 's/^-A \\(.* -j ${step.target}\\)$/\\1/p' | while read -r rule; do ${bin} -t ${step.table} -D $rule; done`;
+    }
     case 'delete-chain':
       return `if ${bin} -t ${step.table} -n -L ${step.chain} >/dev/null 2>&1; then ${bin} -t ${step.table} -F ${step.chain}; ${bin} -t ${step.table} -X ${step.chain}; fi`;
   }
