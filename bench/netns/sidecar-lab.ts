@@ -1,4 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,9 @@ export interface SidecarLab {
   transparentPort: number;
   httpPort: number;
   dnsPort: number;
+  /** The admin API (on loopback of Chokepoint's namespace) and its bearer token. */
+  adminPort: number;
+  adminToken: string;
   /** Every connection / datagram the internet servers got, in order. */
   internet: InternetRecord[];
   /** Chokepoint's events so far (re-read from its events file). */
@@ -57,6 +61,7 @@ const INTERNET_SERVERS = path.join(REPO_ROOT, 'dist', 'bench', 'netns', 'interne
 const TRANSPARENT_PORT = 15001;
 const HTTP_PORT = 3128;
 const DNS_PORT = 15053;
+const ADMIN_PORT = 9901;
 /** What the agent's resolv.conf names: nothing answers there; the redirection sends queries to Chokepoint. */
 export const AGENT_RESOLVER = '192.0.2.53';
 
@@ -112,8 +117,10 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
   // A gateway's PREROUTING REDIRECT goes to the address of the interface the packet came in on.
   const transparentHost = gateway ? '0.0.0.0' : '127.0.0.1';
   const dnsListen = options.dns ? `, dns: "${transparentHost}:${DNS_PORT}"` : '';
+  const adminToken = randomBytes(24).toString('hex');
   writeFileSync(configFile, [
-    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "${transparentHost}:${TRANSPARENT_PORT}"${dnsListen} }`,
+    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "${transparentHost}:${TRANSPARENT_PORT}"${dnsListen}, admin: "127.0.0.1:${ADMIN_PORT}" }`,
+    `admin: { token: "${adminToken}" }`,
     ...(options.dns ? [`dns: { upstreams: ["${INTERNET_ADDRESSES.resolver}"] }`] : []),
     `rules: ${rulesDir}`,
     `state_dir: ${stateDir}`,
@@ -142,6 +149,8 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
     transparentPort: TRANSPARENT_PORT,
     httpPort: HTTP_PORT,
     dnsPort: DNS_PORT,
+    adminPort: ADMIN_PORT,
+    adminToken,
     internet,
     iptablesOutput: installed.stdout,
     events: () => readEvents(eventsFile),

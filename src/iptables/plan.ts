@@ -10,7 +10,7 @@
  *   redirects the agent's DNS (UDP and TCP 53) to the DNS listener and every other TCP connection to the
  *   transparent listener; filter OUTPUT → CHOKEPOINT_FILTER drops, counted in CHOKEPOINT_DROP, whatever
  *   was not redirected (UDP, QUIC included, and every other protocol). The proxy's own user and
- *   loopback are left alone.
+ *   loopback are left alone, except the admin API's port (`adminPort`), refused to all but the proxy.
  * - gateway (agents route through the host running Chokepoint): nat PREROUTING → CHOKEPOINT_PRE does the
  *   same redirections for traffic arriving from the agents (except to the gateway's own addresses, so
  *   the explicit proxy ports stay reachable); filter FORWARD → CHOKEPOINT_FWD drops (counted) everything
@@ -29,6 +29,13 @@ export interface IptablesOptions {
   dnsPort: number;
   /** Gateway: only traffic arriving on this interface is redirected / dropped (default: all but lo). */
   agentInterface?: string;
+  /**
+   * Sidecar: the admin API's port, refused (TCP reset) to everyone in the namespace but the proxy user.
+   * Loopback is otherwise open to the agent, and the admin API can release a quarantine; its bearer
+   * token stays the main lock, this takes away the agent's chance to use or guess it. Connections
+   * from outside the namespace (an operator, through INPUT) are not affected.
+   */
+  adminPort?: number;
 }
 
 export type Family = 4 | 6;
@@ -63,7 +70,9 @@ interface Layout {
 }
 
 export function validateOptions(options: IptablesOptions): string | undefined {
-  for (const [name, port] of [['transparent port', options.transparentPort], ['dns port', options.dnsPort]] as const) {
+  const ports = [['transparent port', options.transparentPort], ['dns port', options.dnsPort], ['admin port', options.adminPort]] as const;
+  for (const [name, port] of ports) {
+    if (port === undefined) continue;
     if (!Number.isInteger(port) || port < 1 || port > 65535) return `${name} ${port} is not a port (1-65535)`;
   }
   if (options.mode === 'sidecar' && (options.proxyUid === undefined || !Number.isInteger(options.proxyUid) || options.proxyUid < 0)) {
@@ -83,6 +92,10 @@ function layout(options: IptablesOptions, family: Family): Layout {
   const tcp = ['-p', 'tcp', '-j', 'REDIRECT', '--to-ports', String(options.transparentPort)];
   if (options.mode === 'sidecar') {
     const own = ['-m', 'owner', '--uid-owner', String(options.proxyUid), '-j', 'RETURN'];
+    // Every local address is reached through lo, so this covers the admin API whatever it binds.
+    const admin = options.adminPort === undefined
+      ? []
+      : [['-o', 'lo', '-p', 'tcp', '--dport', String(options.adminPort), '-m', 'comment', '--comment', 'chokepoint: admin API', '-j', 'REJECT', '--reject-with', 'tcp-reset']];
     // Without neighbour discovery no IPv6 packet leaves the namespace, the proxy's own included.
     const neighbourDiscovery = family === 6
       ? ['router-solicitation', 'neighbour-solicitation', 'neighbour-advertisement'].map((type) => ['-p', 'ipv6-icmp', '--icmpv6-type', type, '-j', 'RETURN'])
@@ -98,7 +111,7 @@ function layout(options: IptablesOptions, family: Family): Layout {
       // device is fixed before nat reroutes them), so they are let through by their conntrack state.
       filter: {
         chain: CHAINS.filterOut,
-        rules: [own, ['-o', 'lo', '-j', 'RETURN'], ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]],
+        rules: [own, ...admin, ['-o', 'lo', '-j', 'RETURN'], ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]],
       },
     };
   }

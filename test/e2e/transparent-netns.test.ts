@@ -186,6 +186,17 @@ describe.skipIf(unavailable !== undefined).each([
     await eventually((e) => e.rule?.id === 'transparent.not-redirected');
   });
 
+  it.runIf(kind === 'sidecar')('refuses the admin API to the agent on the loopback it shares; the proxy user still reaches it', async () => {
+    expect(lab.iptablesOutput).toContain(`-A CHOKEPOINT_FILTER -o lo -p tcp --dport ${lab.adminPort} -m comment --comment "chokepoint: admin API" -j REJECT --reject-with tcp-reset`);
+    const health = ['curl', '-sS', '--max-time', '15', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${lab.adminToken}`, `http://127.0.0.1:${lab.adminPort}/v1/health`];
+    const agent = await inAgent(health);
+    expect(agent.code).toBe(7);
+    const counters = lab.topology.must(lab.chokepointNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_FILTER', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: admin API')).toBeGreaterThanOrEqual(1);
+    const proxy = await inAgent(['setpriv', '--reuid', String(lab.proxyUid), '--regid', String(lab.proxyUid), '--clear-groups', '--', ...health]);
+    expect(proxy.stdout).toBe('200');
+  });
+
   // DNS: the agent's resolv.conf names an address where nothing answers (AGENT_RESOLVER); the rules
   // redirect UDP/TCP 53 to Chokepoint's DNS listener, whose upstream is the internet namespace's server.
   const dig = (args: string[]) => inAgent(['dig', '+tries=1', '+time=10', ...args]);

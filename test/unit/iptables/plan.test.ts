@@ -94,6 +94,16 @@ COMMIT
     expect(kinds.indexOf('ensure-jump')).toBeLessThan(kinds.indexOf('remove-jumps'));
   });
 
+  it('sidecar with an admin port: refuses it on loopback to all but the proxy user, before loopback is let through', () => {
+    const restore = render({ ...SIDECAR, adminPort: 9901 })[0] ?? '';
+    expect(restore).toContain(`-A CHOKEPOINT_FILTER -m owner --uid-owner 990 -j RETURN
+-A CHOKEPOINT_FILTER -o lo -p tcp --dport 9901 -m comment --comment "chokepoint: admin API" -j REJECT --reject-with tcp-reset
+-A CHOKEPOINT_FILTER -o lo -j RETURN
+`);
+    expect(render(SIDECAR)[0]).not.toContain('admin API');
+    expect(validateOptions({ ...SIDECAR, adminPort: 0 })).toBe('admin port 0 is not a port (1-65535)');
+  });
+
   it('uses the ports it is given', () => {
     expect(render({ ...SIDECAR, transparentPort: 4000, dnsPort: 5300 })[0]).toContain('--dport 53 -j REDIRECT --to-ports 5300\n');
     expect(render({ ...SIDECAR, transparentPort: 4000, dnsPort: 5300 })[0]).toContain('-p tcp -j REDIRECT --to-ports 4000\n');
