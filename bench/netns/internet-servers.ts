@@ -4,7 +4,7 @@
  * addresses of the namespace and writes one JSON line to stdout per connection (or datagram) it gets,
  * with the local address it was reached on, so a test can prove that a denied flow never arrived:
  *
- * - HTTP on 80 and HTTPS on 443: `hello from <address>`;
+ * - HTTP on 80 (IPv4, and INTERNET_V6) and HTTPS on 443: `hello from <address>`;
  * - a Stratum pool on 3333: answers `mining.subscribe` / `mining.authorize` as a pool does;
  * - a UDP sink on 9999 (and 443, QUIC's port);
  * - a measurement server on 7000: `ping\n` → `pong\n`; `bulk N\n` → N bytes, then close;
@@ -20,7 +20,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { frame, readFrames } from '../../src/dns/tcp-framing.js';
 import { dnsPacket } from '../../src/dns/wire.js';
-import { DNS_ZONE, INTERNET_ADDRESSES } from './topology.js';
+import { DNS_ZONE, INTERNET_ADDRESSES, INTERNET_V6 } from './topology.js';
 
 export type InternetRecord =
   | { kind: 'http' | 'https' | 'stratum' | 'measure'; local: string; remote: string }
@@ -105,7 +105,13 @@ async function main(): Promise<void> {
     return new Promise<void>((resolve) => udp.bind(port, '0.0.0.0', () => resolve()));
   });
 
-  await Promise.all([listen(plain, 80), listen(secure, 443), listen(pool, 3333), listen(measure, 7000), ...sockets, serveDns()]);
+  const plainV6 = http.createServer(answer);
+  plainV6.on('connection', (socket: net.Socket) => connectionOf('http', socket));
+  const listenV6 = new Promise<void>((resolve, reject) => {
+    plainV6.once('error', reject);
+    plainV6.listen(80, INTERNET_V6, () => resolve());
+  });
+  await Promise.all([listen(plain, 80), listen(secure, 443), listen(pool, 3333), listen(measure, 7000), ...sockets, serveDns(), listenV6]);
   process.stdout.write('ready\n');
 }
 

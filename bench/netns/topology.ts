@@ -38,6 +38,14 @@ export const INTERNET_ADDRESSES = {
   shell: '5.0.0.70',
 } as const;
 
+/**
+ * An IPv6 address of the internet namespace, on its loopback, with an HTTP server: the sidecar agent has
+ * an IPv6 route to it (its link is dual-stack), so a test proves IPv6 is redirected too, not a way around.
+ */
+export const INTERNET_V6 = 'fd99::10';
+const AGENT_V6 = 'fd98::2';
+const AGENT_SIDE_PEER_V6 = 'fd98::1';
+
 /** What the internet-side DNS server answers: A records for these names and every name under them. */
 export const DNS_ZONE: Readonly<Record<string, string>> = {
   'named.test': INTERNET_ADDRESSES.named,
@@ -113,6 +121,13 @@ export class Topology {
       this.must(internetNs, ['ip', 'route', 'add', '10.99.0.0/24', 'via', GATEWAY_OUTSIDE]);
     }
     for (const address of Object.values(INTERNET_ADDRESSES)) this.must(internetNs, ['ip', 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+    this.must(internetNs, ['ip', '-6', 'addr', 'add', `${INTERNET_V6}/128`, 'dev', 'lo']);
+    if (!gatewayNs) {
+      // Dual-stack agent link (sidecar); nodad: the addresses are usable at once.
+      this.must(agentNs, ['ip', '-6', 'addr', 'add', `${AGENT_V6}/64`, 'dev', `cpa${id}`, 'nodad']);
+      this.must(internetNs, ['ip', '-6', 'addr', 'add', `${AGENT_SIDE_PEER_V6}/64`, 'dev', `cpi${id}`, 'nodad']);
+      this.must(agentNs, ['ip', '-6', 'route', 'add', 'default', 'via', AGENT_SIDE_PEER_V6]);
+    }
   }
 
   /** A veth pair between two namespaces, addressed and up, with loopback up on both sides. */

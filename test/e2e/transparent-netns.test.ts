@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecarLab, type SidecarLab } from '../../bench/netns/sidecar-lab.js';
-import { AGENT_ADDRESS, INTERNET_ADDRESSES, netnsUnavailable } from '../../bench/netns/topology.js';
+import { AGENT_ADDRESS, INTERNET_ADDRESSES, INTERNET_V6, netnsUnavailable } from '../../bench/netns/topology.js';
 
 const unavailable = netnsUnavailable() ?? (existsSync('/usr/sbin/sshd') ? undefined : '/usr/sbin/sshd is not installed');
 const { allowed, denied, pool, udpSink, named, shell } = INTERNET_ADDRESSES;
@@ -195,6 +195,24 @@ describe.skipIf(unavailable !== undefined).each([
     expect(packetsOf(counters, 'chokepoint: admin API')).toBeGreaterThanOrEqual(1);
     const proxy = await inAgent(['setpriv', '--reuid', String(lab.proxyUid), '--regid', String(lab.proxyUid), '--clear-groups', '--', ...health]);
     expect(proxy.stdout).toBe('200');
+  });
+
+  it.runIf(kind === 'sidecar')('redirects IPv6 as well: with a route out, the agent reaches nothing over IPv6 (TCP, UDP) while the proxy user does', async () => {
+    const url = `http://[${INTERNET_V6}]/`;
+    const asProxy = await inAgent(['setpriv', '--reuid', String(lab.proxyUid), '--regid', String(lab.proxyUid), '--clear-groups', '--', 'curl', '-sS', '--max-time', '15', url]);
+    expect(asProxy.stdout).toBe(`hello from ${INTERNET_V6}\n`);
+    const reachedBefore = connectionsTo(INTERNET_V6);
+    // Redirected to [::1] on the transparent port, where this lab listens on IPv4 only: refused.
+    const tcp = await inAgent(['curl', '-sS', '--max-time', '15', url]);
+    expect(tcp.code).not.toBe(0);
+    const udp = `
+      const socket = require('node:dgram').createSocket('udp6');
+      socket.send('exfil', 9999, '${INTERNET_V6}', () => socket.close());
+      socket.on('error', () => socket.close());`;
+    await inAgent([process.execPath, '-e', udp]);
+    const counters = lab.topology.must(lab.chokepointNs, ['ip6tables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: UDP')).toBeGreaterThanOrEqual(1);
+    expect(connectionsTo(INTERNET_V6)).toBe(reachedBefore);
   });
 
   // DNS: the agent's resolv.conf names an address where nothing answers (AGENT_RESOLVER); the rules
