@@ -174,6 +174,13 @@ describe.skipIf(unavailable !== undefined).each([
     expect(packetsOf(counters, 'chokepoint: UDP')).toBeGreaterThanOrEqual(1);
   });
 
+  it('drops ICMP (no ping tunnel) and counts it; the route out exists', async () => {
+    const ping = await inAgent(['ping', '-c', '2', '-i', '0.2', '-W', '1', allowed]);
+    expect(ping.stdout).toMatch(/ 0 received/);
+    const counters = lab.topology.must(lab.chokepointNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: other protocols')).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses a connection made to the transparent listener directly (it would loop)', async () => {
     const script = `
       const socket = require('node:net').connect(${lab.transparentPort}, '${listenerSeenFromAgent}');
