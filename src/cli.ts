@@ -17,7 +17,7 @@ Usage:
                  [--transparent HOST:PORT] [--dns HOST:PORT] [--events FILE] [--admin HOST:PORT]
   chokepoint check --agent AGENT HOST:PORT [--protocol P] [--config FILE] [--rules DIR] [--state DIR] [--json]
   chokepoint iptables install|remove --mode sidecar|gateway [--proxy-user USER] [--dry-run]
-                 [--transparent-port N] [--dns-port N] [--agent-interface IF] [--config FILE]
+                 [--transparent-port N] [--dns-port N] [--agent-interface IF] [--admin-port N] [--config FILE]
   chokepoint lint [RULES_DIR]
   chokepoint quarantine list|release [AGENT] [--config FILE] [--state DIR]
   chokepoint quarantine add AGENT [--reason R] [--for DURATION] [--config FILE] [--state DIR]
@@ -60,6 +60,8 @@ iptables install|remove   Redirect an agent's traffic to Chokepoint (iptables an
   --transparent-port N    Default: listen.transparent of --config FILE, else 15001.
   --dns-port N            Default: listen.dns of --config FILE, else 15053.
   --agent-interface IF    Gateway: only traffic arriving on IF (default: every interface but lo).
+  --admin-port N          Sidecar: the admin API port, refused to all but --proxy-user (the agent shares
+                          loopback). Default: listen.admin of --config FILE, else none.
   --dry-run               Print the commands without running them. Counters of dropped packets:
                           iptables -L CHOKEPOINT_DROP -v -x -n
 

@@ -4,10 +4,12 @@
  * addresses of the namespace and writes one JSON line to stdout per connection (or datagram) it gets,
  * with the local address it was reached on, so a test can prove that a denied flow never arrived:
  *
- * - HTTP on 80 and HTTPS on 443: `hello from <address>`;
+ * - HTTP on 80 (IPv4, and INTERNET_V6) and HTTPS on 443: `hello from <address>`;
  * - a Stratum pool on 3333: answers `mining.subscribe` / `mining.authorize` as a pool does;
  * - a UDP sink on 9999 (and 443, QUIC's port);
- * - a measurement server on 7000: `ping\n` → `pong\n`; `bulk N\n` → N bytes, then close.
+ * - a measurement server on 7000: `ping\n` → `pong\n`; `bulk N\n` → N bytes, then close;
+ * - a DNS server on port 53 of the resolver address (UDP and TCP), answering A queries from DNS_ZONE and NXDOMAIN otherwise, recording
+ *   every question (so a test proves a denied name was never asked outside).
  *
  * "ready" is printed once everything listens.
  */
@@ -16,10 +18,14 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { frame, readFrames } from '../../src/dns/tcp-framing.js';
+import { dnsPacket } from '../../src/dns/wire.js';
+import { DNS_ZONE, INTERNET_ADDRESSES, INTERNET_V6 } from './topology.js';
 
 export type InternetRecord =
   | { kind: 'http' | 'https' | 'stratum' | 'measure'; local: string; remote: string }
-  | { kind: 'udp'; local: string; port: number; remote: string; bytes: number };
+  | { kind: 'udp'; local: string; port: number; remote: string; bytes: number }
+  | { kind: 'dns'; name: string; type: string; transport: 'udp' | 'tcp'; remote: string };
 
 function record(entry: InternetRecord): void {
   process.stdout.write(`${JSON.stringify(entry)}\n`);
@@ -99,8 +105,58 @@ async function main(): Promise<void> {
     return new Promise<void>((resolve) => udp.bind(port, '0.0.0.0', () => resolve()));
   });
 
-  await Promise.all([listen(plain, 80), listen(secure, 443), listen(pool, 3333), listen(measure, 7000), ...sockets]);
+  const plainV6 = http.createServer(answer);
+  plainV6.on('connection', (socket: net.Socket) => connectionOf('http', socket));
+  const listenV6 = new Promise<void>((resolve, reject) => {
+    plainV6.once('error', reject);
+    plainV6.listen(80, INTERNET_V6, () => resolve());
+  });
+  await Promise.all([listen(plain, 80), listen(secure, 443), listen(pool, 3333), listen(measure, 7000), ...sockets, serveDns(), listenV6]);
   process.stdout.write('ready\n');
+}
+
+/** A resolver for DNS_ZONE: A records of its names (any label under `*.NAME` too), NXDOMAIN otherwise. */
+async function serveDns(): Promise<void> {
+  const answer = (bytes: Buffer, transport: 'udp' | 'tcp', remote: string): Buffer | undefined => {
+    let query: dnsPacket.DecodedPacket;
+    try {
+      query = dnsPacket.decode(bytes);
+    } catch {
+      return undefined;
+    }
+    const question = query.questions?.[0];
+    if (question === undefined) return undefined;
+    const name = question.name.toLowerCase();
+    record({ kind: 'dns', name, type: String(question.type), transport, remote });
+    const zoneName = Object.keys(DNS_ZONE).find((known) => name === known || name.endsWith(`.${known}`));
+    const address = zoneName === undefined ? undefined : DNS_ZONE[zoneName];
+    return dnsPacket.encode({
+      type: 'response',
+      id: query.id ?? 0,
+      flags: dnsPacket.RECURSION_AVAILABLE | (address === undefined ? 3 : 0),
+      questions: [question],
+      answers: address !== undefined && question.type === 'A' ? [{ name: question.name, type: 'A', ttl: 300, data: address }] : [],
+    });
+  };
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (bytes, remote) => {
+    const response = answer(bytes, 'udp', remote.address);
+    if (response) udp.send(response, remote.port, remote.address);
+  });
+  const tcp = net.createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    readFrames(socket, 65535, (message) => {
+      const response = answer(Buffer.from(message), 'tcp', socket.remoteAddress ?? '');
+      if (response) socket.write(frame(response));
+    });
+  });
+  // Bound to its own address: a UDP socket on 0.0.0.0 would answer from the route's address, which the
+  // asker (rightly) ignores.
+  await new Promise<void>((resolve) => udp.bind(53, INTERNET_ADDRESSES.resolver, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(53, INTERNET_ADDRESSES.resolver, () => resolve());
+  });
 }
 
 /** Writes `total` bytes in 64 KiB chunks, honouring backpressure, then ends. */

@@ -1,10 +1,11 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InternetRecord } from './internet-servers.js';
-import { Topology, type TopologyKind } from './topology.js';
+import { INTERNET_ADDRESSES, Topology, type TopologyKind } from './topology.js';
 
 /**
  * A topology, running: the internet namespace's servers, and Chokepoint as its own unprivileged uid —
@@ -23,6 +24,12 @@ export interface SidecarLabOptions {
   certificateNames: string[];
   /** Default sidecar. */
   kind?: TopologyKind;
+  /**
+   * Runs the DNS listener (on the port `iptables install` redirects 53 to) with the internet namespace's
+   * DNS server as its upstream, and points the agent namespace's resolv.conf at an arbitrary resolver
+   * address — every query to it is redirected to Chokepoint.
+   */
+  dns?: boolean;
 }
 
 export interface SidecarLab {
@@ -34,6 +41,10 @@ export interface SidecarLab {
   proxyUid: number;
   transparentPort: number;
   httpPort: number;
+  dnsPort: number;
+  /** The admin API (on loopback of Chokepoint's namespace) and its bearer token. */
+  adminPort: number;
+  adminToken: string;
   /** Every connection / datagram the internet servers got, in order. */
   internet: InternetRecord[];
   /** Chokepoint's events so far (re-read from its events file). */
@@ -49,6 +60,10 @@ const INTERNET_SERVERS = path.join(REPO_ROOT, 'dist', 'bench', 'netns', 'interne
 
 const TRANSPARENT_PORT = 15001;
 const HTTP_PORT = 3128;
+const DNS_PORT = 15053;
+const ADMIN_PORT = 9901;
+/** What the agent's resolv.conf names: nothing answers there; the redirection sends queries to Chokepoint. */
+export const AGENT_RESOLVER = '192.0.2.53';
 
 export async function startSidecarLab(options: SidecarLabOptions): Promise<SidecarLab> {
   if (!existsSync(CLI) || !existsSync(INTERNET_SERVERS)) throw new Error(`run "npm run build" first (${CLI} is missing)`);
@@ -101,8 +116,12 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
   const chokepointNs = topology.gatewayNs ?? topology.agentNs;
   // A gateway's PREROUTING REDIRECT goes to the address of the interface the packet came in on.
   const transparentHost = gateway ? '0.0.0.0' : '127.0.0.1';
+  const dnsListen = options.dns ? `, dns: "${transparentHost}:${DNS_PORT}"` : '';
+  const adminToken = randomBytes(24).toString('hex');
   writeFileSync(configFile, [
-    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "${transparentHost}:${TRANSPARENT_PORT}" }`,
+    `listen: { http: "127.0.0.1:${HTTP_PORT}", socks: null, transparent: "${transparentHost}:${TRANSPARENT_PORT}"${dnsListen}, admin: "127.0.0.1:${ADMIN_PORT}" }`,
+    `admin: { token: "${adminToken}" }`,
+    ...(options.dns ? [`dns: { upstreams: ["${INTERNET_ADDRESSES.resolver}"] }`] : []),
     `rules: ${rulesDir}`,
     `state_dir: ${stateDir}`,
     `events: { file: ${eventsFile} }`,
@@ -110,6 +129,7 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
     '',
   ].join('\n'));
 
+  if (options.dns) topology.setResolver(topology.agentNs, AGENT_RESOLVER);
   const modeArgs = gateway ? ['--mode', 'gateway', '--agent-interface', topology.gatewayAgentIf ?? ''] : ['--mode', 'sidecar', '--proxy-user', String(proxyUid)];
   const installed = await topology.run(chokepointNs, [process.execPath, CLI, 'iptables', 'install', ...modeArgs, '--config', configFile]);
   if (installed.code !== 0) throw new Error(`chokepoint iptables install failed: ${installed.stderr}`);
@@ -128,6 +148,9 @@ async function start(topology: Topology, dir: string, options: SidecarLabOptions
     proxyUid,
     transparentPort: TRANSPARENT_PORT,
     httpPort: HTTP_PORT,
+    dnsPort: DNS_PORT,
+    adminPort: ADMIN_PORT,
+    adminToken,
     internet,
     iptablesOutput: installed.stdout,
     events: () => readEvents(eventsFile),

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 /**
  * Two network namespaces joined by a veth pair, for proving transparent mode with real clients and for
@@ -30,7 +30,28 @@ export const INTERNET_ADDRESSES = {
   denied: '5.0.0.20',
   pool: '5.0.0.30',
   udpSink: '5.0.0.40',
+  /** The internet-side DNS server (Chokepoint's dns.upstreams). */
+  resolver: '5.0.0.53',
+  /** Reached only by names resolved through DNS (no `hosts:` entry, no rule by address). */
+  named: '5.0.0.60',
+  /** Like `named`, for a test that must dial it bare before any name for it was resolved. */
+  shell: '5.0.0.70',
 } as const;
+
+/**
+ * An IPv6 address of the internet namespace, on its loopback, with an HTTP server: the sidecar agent has
+ * an IPv6 route to it (its link is dual-stack), so a test proves IPv6 is redirected too, not a way around.
+ */
+export const INTERNET_V6 = 'fd99::10';
+const AGENT_V6 = 'fd98::2';
+const AGENT_SIDE_PEER_V6 = 'fd98::1';
+
+/** What the internet-side DNS server answers: A records for these names and every name under them. */
+export const DNS_ZONE: Readonly<Record<string, string>> = {
+  'named.test': INTERNET_ADDRESSES.named,
+  'blocked.test': INTERNET_ADDRESSES.denied,
+  'shell.test': INTERNET_ADDRESSES.shell,
+};
 
 /** Why namespaces cannot be used here, or undefined when they can. */
 export function netnsUnavailable(): string | undefined {
@@ -100,6 +121,13 @@ export class Topology {
       this.must(internetNs, ['ip', 'route', 'add', '10.99.0.0/24', 'via', GATEWAY_OUTSIDE]);
     }
     for (const address of Object.values(INTERNET_ADDRESSES)) this.must(internetNs, ['ip', 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+    this.must(internetNs, ['ip', '-6', 'addr', 'add', `${INTERNET_V6}/128`, 'dev', 'lo']);
+    if (!gatewayNs) {
+      // Dual-stack agent link (sidecar); nodad: the addresses are usable at once.
+      this.must(agentNs, ['ip', '-6', 'addr', 'add', `${AGENT_V6}/64`, 'dev', `cpa${id}`, 'nodad']);
+      this.must(internetNs, ['ip', '-6', 'addr', 'add', `${AGENT_SIDE_PEER_V6}/64`, 'dev', `cpi${id}`, 'nodad']);
+      this.must(agentNs, ['ip', '-6', 'route', 'add', 'default', 'via', AGENT_SIDE_PEER_V6]);
+    }
   }
 
   /** A veth pair between two namespaces, addressed and up, with loopback up on both sides. */
@@ -110,6 +138,15 @@ export class Topology {
       this.must(ns, ['ip', 'addr', 'add', address, 'dev', name]);
       this.must(ns, ['ip', 'link', 'set', name, 'up']);
     }
+  }
+
+  /**
+   * Makes `nameserver ADDRESS` the resolv.conf of processes run in `ns`: `ip netns exec` bind-mounts
+   * /etc/netns/NS/resolv.conf over /etc/resolv.conf. Removed with the namespace.
+   */
+  setResolver(ns: string, address: string): void {
+    mkdirSync(`/etc/netns/${ns}`, { recursive: true });
+    writeFileSync(`/etc/netns/${ns}/resolv.conf`, `nameserver ${address}\noptions timeout:5 attempts:1\n`);
   }
 
   /** Runs a command inside `ns` to completion. */
@@ -160,6 +197,7 @@ export class Topology {
     // Processes left in a namespace (started by a test outside spawnIn) are killed first, or the
     // namespace would live on in them.
     for (const ns of [this.agentNs, this.internetNs, ...(this.gatewayNs ? [this.gatewayNs] : [])]) {
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
       if (!existsSync(`/run/netns/${ns}`)) continue;
       const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter((pid) => /^\d+$/.test(pid));
       for (const pid of pids) {

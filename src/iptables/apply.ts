@@ -56,6 +56,7 @@ async function applyStep(step: Step): Promise<void> {
         const words = line.trim().split(/\s+/);
         // Our jumps carry no quoted arguments, so splitting on blanks gives back the rule's arguments.
         if (words[0] !== '-A' || words.at(-1) !== step.target || words.at(-2) !== '-j') continue;
+        if (step.keep && words.slice(2).join(' ') === step.keep.join(' ')) continue;
         await must(bin, ['-t', step.table, '-D', ...words.slice(1)]);
       }
       return;

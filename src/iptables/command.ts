@@ -16,7 +16,8 @@ export const DEFAULT_DNS_PORT = 15053;
 
 export const IPTABLES_USAGE =
   'usage: chokepoint iptables install|remove --mode sidecar|gateway [--proxy-user USER] [--dry-run]\n' +
-  '                          [--transparent-port N] [--dns-port N] [--agent-interface IF] [--config FILE]\n';
+  '                          [--transparent-port N] [--dns-port N] [--agent-interface IF] [--admin-port N]\n' +
+  '                          [--config FILE]\n';
 
 export async function iptablesCommand(args: string[]): Promise<number> {
   let parsed;
@@ -30,6 +31,7 @@ export async function iptablesCommand(args: string[]): Promise<number> {
         'transparent-port': { type: 'string' },
         'dns-port': { type: 'string' },
         'agent-interface': { type: 'string' },
+        'admin-port': { type: 'string' },
         config: { type: 'string' },
       },
       strict: true,
@@ -53,6 +55,7 @@ export async function iptablesCommand(args: string[]): Promise<number> {
 
   let configuredTransparent: number | undefined;
   let configuredDns: number | undefined;
+  let configuredAdmin: number | undefined;
   if (values.config) {
     const loaded = await loadConfigFile(values.config);
     if (!loaded.ok) {
@@ -61,9 +64,12 @@ export async function iptablesCommand(args: string[]): Promise<number> {
     }
     configuredTransparent = loaded.config.listen.transparent?.port;
     configuredDns = loaded.config.listen.dns?.port;
+    configuredAdmin = loaded.config.listen.admin?.port;
   }
   const transparentPort = portOf(values['transparent-port'], configuredTransparent ?? DEFAULT_TRANSPARENT_PORT);
   const dnsPort = portOf(values['dns-port'], configuredDns ?? DEFAULT_DNS_PORT);
+  const adminText = values['admin-port'];
+  const adminPort = adminText !== undefined ? portOf(adminText, Number.NaN) : configuredAdmin;
   let proxyUid: number | undefined;
   if (values['proxy-user'] !== undefined) {
     const uid = uidOf(values['proxy-user']);
@@ -79,6 +85,7 @@ export async function iptablesCommand(args: string[]): Promise<number> {
     dnsPort,
     ...(proxyUid !== undefined ? { proxyUid } : {}),
     ...(values['agent-interface'] !== undefined ? { agentInterface: values['agent-interface'] } : {}),
+    ...(adminPort !== undefined ? { adminPort } : {}),
   };
   const problem = action === 'install' ? validateOptions(options) : undefined;
   if (problem) {

@@ -10,7 +10,7 @@
  *   redirects the agent's DNS (UDP and TCP 53) to the DNS listener and every other TCP connection to the
  *   transparent listener; filter OUTPUT → CHOKEPOINT_FILTER drops, counted in CHOKEPOINT_DROP, whatever
  *   was not redirected (UDP, QUIC included, and every other protocol). The proxy's own user and
- *   loopback are left alone.
+ *   loopback are left alone, except the admin API's port (`adminPort`), refused to all but the proxy.
  * - gateway (agents route through the host running Chokepoint): nat PREROUTING → CHOKEPOINT_PRE does the
  *   same redirections for traffic arriving from the agents (except to the gateway's own addresses, so
  *   the explicit proxy ports stay reachable); filter FORWARD → CHOKEPOINT_FWD drops (counted) everything
@@ -29,6 +29,13 @@ export interface IptablesOptions {
   dnsPort: number;
   /** Gateway: only traffic arriving on this interface is redirected / dropped (default: all but lo). */
   agentInterface?: string;
+  /**
+   * Sidecar: the admin API's port, refused (TCP reset) to everyone in the namespace but the proxy user.
+   * Loopback is otherwise open to the agent, and the admin API can release a quarantine; its bearer
+   * token stays the main lock, this takes away the agent's chance to use or guess it. Connections
+   * from outside the namespace (an operator, through INPUT) are not affected.
+   */
+  adminPort?: number;
 }
 
 export type Family = 4 | 6;
@@ -38,8 +45,8 @@ export type Step =
   | { kind: 'restore'; family: Family; text: string }
   /** Add `-I chain 1 <rule>` unless `-C chain <rule>` finds it. */
   | { kind: 'ensure-jump'; family: Family; table: Table; chain: string; rule: string[] }
-  /** Delete every rule of built-in `chain` that jumps to `target`, whatever its matches. */
-  | { kind: 'remove-jumps'; family: Family; table: Table; chain: string; target: string }
+  /** Delete every rule of built-in `chain` that jumps to `target`, whatever its matches, except `keep`. */
+  | { kind: 'remove-jumps'; family: Family; table: Table; chain: string; target: string; keep?: string[] }
   /** Flush and delete a chain of ours, if it exists. */
   | { kind: 'delete-chain'; family: Family; table: Table; chain: string };
 
@@ -63,7 +70,9 @@ interface Layout {
 }
 
 export function validateOptions(options: IptablesOptions): string | undefined {
-  for (const [name, port] of [['transparent port', options.transparentPort], ['dns port', options.dnsPort]] as const) {
+  const ports = [['transparent port', options.transparentPort], ['dns port', options.dnsPort], ['admin port', options.adminPort]] as const;
+  for (const [name, port] of ports) {
+    if (port === undefined) continue;
     if (!Number.isInteger(port) || port < 1 || port > 65535) return `${name} ${port} is not a port (1-65535)`;
   }
   if (options.mode === 'sidecar' && (options.proxyUid === undefined || !Number.isInteger(options.proxyUid) || options.proxyUid < 0)) {
@@ -83,6 +92,10 @@ function layout(options: IptablesOptions, family: Family): Layout {
   const tcp = ['-p', 'tcp', '-j', 'REDIRECT', '--to-ports', String(options.transparentPort)];
   if (options.mode === 'sidecar') {
     const own = ['-m', 'owner', '--uid-owner', String(options.proxyUid), '-j', 'RETURN'];
+    // Every local address is reached through lo, so this covers the admin API whatever it binds.
+    const admin = options.adminPort === undefined
+      ? []
+      : [['-o', 'lo', '-p', 'tcp', '--dport', String(options.adminPort), '-m', 'comment', '--comment', 'chokepoint: admin API', '-j', 'REJECT', '--reject-with', 'tcp-reset']];
     // Without neighbour discovery no IPv6 packet leaves the namespace, the proxy's own included.
     const neighbourDiscovery = family === 6
       ? ['router-solicitation', 'neighbour-solicitation', 'neighbour-advertisement'].map((type) => ['-p', 'ipv6-icmp', '--icmpv6-type', type, '-j', 'RETURN'])
@@ -98,7 +111,7 @@ function layout(options: IptablesOptions, family: Family): Layout {
       // device is fixed before nat reroutes them), so they are let through by their conntrack state.
       filter: {
         chain: CHAINS.filterOut,
-        rules: [own, ['-o', 'lo', '-j', 'RETURN'], ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]],
+        rules: [own, ...admin, ['-o', 'lo', '-j', 'RETURN'], ['-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'], ...neighbourDiscovery, ['-j', CHAINS.drop]],
       },
     };
   }
@@ -136,11 +149,42 @@ function restoreText(options: IptablesOptions, family: Family): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Every jump either mode installs: built-in chain → our chain. */
+const JUMP_SITES = [
+  ['nat', 'OUTPUT', CHAINS.natOut],
+  ['nat', 'PREROUTING', CHAINS.natPre],
+  ['filter', 'OUTPUT', CHAINS.filterOut],
+  ['filter', 'FORWARD', CHAINS.filterForward],
+] as const;
+
+/** Our chains, with their table; CHAINS.drop is shared by both modes. */
+const OUR_CHAINS = [
+  ['nat', CHAINS.natOut],
+  ['nat', CHAINS.natPre],
+  ['filter', CHAINS.filterOut],
+  ['filter', CHAINS.filterForward],
+  ['filter', CHAINS.drop],
+] as const;
+
+/**
+ * Fills our chains, adds the jumps to them, then removes every other jump to our chains and the chains
+ * this mode does not use — what an earlier install with other options (another mode, another agent
+ * interface) left. Those would otherwise keep redirecting or dropping by the old options, or a stale
+ * jump would keep reaching a chain no longer refilled. New jumps are added before old ones go, so the
+ * traffic the new options cover is never let through unredirected.
+ */
 export function installPlan(options: IptablesOptions): Step[] {
   const steps: Step[] = [];
   for (const family of FAMILIES) {
+    const { jumps, nat, filter } = layout(options, family);
     steps.push({ kind: 'restore', family, text: restoreText(options, family) });
-    for (const jump of layout(options, family).jumps) steps.push({ kind: 'ensure-jump', family, ...jump });
+    for (const jump of jumps) steps.push({ kind: 'ensure-jump', family, ...jump });
+    for (const [table, chain, target] of JUMP_SITES) {
+      const wanted = jumps.find((jump) => jump.table === table && jump.chain === chain);
+      steps.push({ kind: 'remove-jumps', family, table, chain, target, ...(wanted ? { keep: wanted.rule } : {}) });
+    }
+    const used = new Set<string>([nat.chain, filter.chain, CHAINS.drop]);
+    for (const [table, chain] of OUR_CHAINS) if (!used.has(chain)) steps.push({ kind: 'delete-chain', family, table, chain });
   }
   return steps;
 }
@@ -152,23 +196,8 @@ export function installPlan(options: IptablesOptions): Step[] {
 export function removePlan(): Step[] {
   const steps: Step[] = [];
   for (const family of FAMILIES) {
-    for (const [table, chain, target] of [
-      ['nat', 'OUTPUT', CHAINS.natOut],
-      ['nat', 'PREROUTING', CHAINS.natPre],
-      ['filter', 'OUTPUT', CHAINS.filterOut],
-      ['filter', 'FORWARD', CHAINS.filterForward],
-    ] as const) {
-      steps.push({ kind: 'remove-jumps', family, table, chain, target });
-    }
-    for (const [table, chain] of [
-      ['nat', CHAINS.natOut],
-      ['nat', CHAINS.natPre],
-      ['filter', CHAINS.filterOut],
-      ['filter', CHAINS.filterForward],
-      ['filter', CHAINS.drop],
-    ] as const) {
-      steps.push({ kind: 'delete-chain', family, table, chain });
-    }
+    for (const [table, chain, target] of JUMP_SITES) steps.push({ kind: 'remove-jumps', family, table, chain, target });
+    for (const [table, chain] of OUR_CHAINS) steps.push({ kind: 'delete-chain', family, table, chain });
   }
   return steps;
 }
@@ -187,8 +216,10 @@ export function renderStep(step: Step): string {
       const rule = quoteRule(step.rule);
       return `${bin} -t ${step.table} -C ${step.chain} ${rule} 2>/dev/null || ${bin} -t ${step.table} -I ${step.chain} 1 ${rule}`;
     }
-    case 'remove-jumps':
-      return `${bin} -t ${step.table} -S ${step.chain} | sed -n 's/^-A \\(.* -j ${step.target}\\)$/\\1/p' | while read -r rule; do ${bin} -t ${step.table} -D $rule; done`;
+    case 'remove-jumps': {
+      const except = step.keep ? ` | grep -vxF -- '-A ${step.chain} ${quoteRule(step.keep)}'` : '';
+      return `${bin} -t ${step.table} -S ${step.chain}${except} | sed -n 's/^-A \\(.* -j ${step.target}\\)$/\\1/p' | while read -r rule; do ${bin} -t ${step.table} -D $rule; done`;
+    }
     case 'delete-chain':
       return `if ${bin} -t ${step.table} -n -L ${step.chain} >/dev/null 2>&1; then ${bin} -t ${step.table} -F ${step.chain}; ${bin} -t ${step.table} -X ${step.chain}; fi`;
   }

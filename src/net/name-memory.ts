@@ -12,6 +12,8 @@ import { LRUCache } from 'lru-cache';
 export interface NameMemoryOptions {
   maxEntries: number;
   minTtlSeconds: number;
+  /** Milliseconds from any origin; the monotonic clock unless a test steps its own. */
+  now?: () => number;
 }
 
 export class NameMemory {
@@ -19,7 +21,8 @@ export class NameMemory {
   private readonly minTtlMs: number;
 
   constructor(options: NameMemoryOptions = { maxEntries: 50_000, minTtlSeconds: 60 }) {
-    this.names = new LRUCache({ max: options.maxEntries, ttlAutopurge: false });
+    const now = options.now;
+    this.names = new LRUCache({ max: options.maxEntries, ttlAutopurge: false, ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
     this.minTtlMs = options.minTtlSeconds * 1000;
   }
 

@@ -1,6 +1,6 @@
 /**
  * `chokepoint iptables install|remove` applied for real, in a network namespace of its own: installing
- * twice gives the same rules, installing another mode on top and removing leaves nothing of ours, for
+ * twice gives the same rules, installing another mode or interface on top replaces the old jumps and chains, and removing leaves nothing of ours, for
  * IPv4 and IPv6. Needs root and iproute2 / iptables; skipped with the reason otherwise.
  */
 import { spawnSync } from 'node:child_process';
@@ -34,6 +34,22 @@ describe.skipIf(unavailable !== undefined)('chokepoint iptables in a network nam
 
       expect(inNs(process.execPath, CLI_PATH, 'iptables', 'install', '--mode', 'gateway', '--agent-interface', 'veth7').status).toBe(0);
       expect(rules('iptables')).toContain('-A PREROUTING -i veth7 -j CHOKEPOINT_PRE');
+      // The sidecar's jumps and chains are gone: they would keep redirecting the gateway's own traffic.
+      for (const family of ['iptables', 'ip6tables']) {
+        expect(rules(family)).not.toContain('CHOKEPOINT_OUT');
+        expect(rules(family)).not.toContain('CHOKEPOINT_FILTER');
+      }
+      // Another agent interface replaces the first, it is not added beside it.
+      expect(inNs(process.execPath, CLI_PATH, 'iptables', 'install', '--mode', 'gateway', '--agent-interface', 'veth8').status).toBe(0);
+      expect(rules('iptables')).toContain('-A PREROUTING -i veth8 -j CHOKEPOINT_PRE');
+      expect(rules('iptables')).toContain('-A FORWARD -i veth8 -j CHOKEPOINT_FWD');
+      expect(rules('iptables')).not.toContain('veth7');
+      expect(rules('ip6tables')).not.toContain('veth7');
+      // Without an interface: every one but loopback (a `!` in the rule is kept too).
+      expect(inNs(process.execPath, CLI_PATH, 'iptables', 'install', '--mode', 'gateway').status).toBe(0);
+      expect(inNs(process.execPath, CLI_PATH, 'iptables', 'install', '--mode', 'gateway').status).toBe(0);
+      expect(rules('iptables').match(/-A PREROUTING ! -i lo -j CHOKEPOINT_PRE/g)).toHaveLength(1);
+      expect(rules('iptables')).not.toContain('veth8');
 
       const removed = inNs(process.execPath, CLI_PATH, 'iptables', 'remove', '--mode', 'sidecar');
       expect(removed.status).toBe(0);

@@ -3,20 +3,21 @@
  * (sidecar: Chokepoint runs inside it as its own uid, behind `chokepoint iptables install --mode
  * sidecar`; gateway: the agent routes through a gateway namespace running Chokepoint behind `--mode
  * gateway`), and an internet namespace with real servers (HTTP, TLS, OpenSSH, a Stratum pool, a UDP
- * sink). The clients are the real ones — curl, ssh — with no proxy settings at all: the kernel
+ * sink, a DNS server). The clients are the real ones — curl, ssh, dig — with no proxy settings at all: the kernel
  * redirects them. Denied flows must leave an event and must never reach the internet-side server.
  *
  * Needs root, iproute2, iptables and setpriv; skipped with the reason otherwise.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecarLab, type SidecarLab } from '../../bench/netns/sidecar-lab.js';
-import { AGENT_ADDRESS, INTERNET_ADDRESSES, netnsUnavailable } from '../../bench/netns/topology.js';
+import { AGENT_ADDRESS, INTERNET_ADDRESSES, INTERNET_V6, netnsUnavailable } from '../../bench/netns/topology.js';
 
 const unavailable = netnsUnavailable() ?? (existsSync('/usr/sbin/sshd') ? undefined : '/usr/sbin/sshd is not installed');
-const { allowed, denied, pool, udpSink } = INTERNET_ADDRESSES;
+const { allowed, denied, pool, udpSink, named, shell } = INTERNET_ADDRESSES;
 
 const POLICY = `unknown_agent: deny
 detections: { stratum: deny }
@@ -29,6 +30,11 @@ allow:
   - { host: allowed.test, ports: [80, 443] }
   - { cidr: ${allowed}/32, ports: [22] }
   - { cidr: ${pool}/32, ports: [3333] }
+  - { host: named.test, ports: [80, 22] }
+  - { host: "*.named.test", ports: [80] }
+  - { host: shell.test, ports: [22] }
+deny:
+  - { host: blocked.test, reason: "not for agents" }
 `;
 
 type Event = Record<string, unknown> & {
@@ -52,6 +58,7 @@ describe.skipIf(unavailable !== undefined).each([
       certificateNames: ['allowed.test', 'denied.test'],
       extraConfig: `hosts: { allowed.test: ${allowed}, denied.test: ${denied} }`,
       kind,
+      dns: true,
     });
     sshDir = path.join(lab.dir, 'ssh');
     await startSshd(lab, sshDir);
@@ -65,7 +72,7 @@ describe.skipIf(unavailable !== undefined).each([
   const inAgent = (argv: string[], input?: string) => lab.topology.run(lab.topology.agentNs, argv, input === undefined ? {} : { input });
   const curl = (url: string, resolve?: string) =>
     inAgent(['curl', '-sS', '--max-time', '15', '--noproxy', '*', '--cacert', lab.certPath, ...(resolve ? ['--resolve', resolve] : []), '-o', '-', '-w', '\n%{http_code}', url]);
-  const connectionsTo = (address: string, kind?: string) => lab.internet.filter((entry) => entry.local === address && (kind === undefined || entry.kind === kind)).length;
+  const connectionsTo = (address: string, kind?: string) => lab.internet.filter((entry) => entry.kind !== 'dns' && entry.local === address && (kind === undefined || entry.kind === kind)).length;
   const eventsWhere = (test: (event: Event) => boolean): Event[] => (lab.events() as Event[]).filter(test);
   async function eventually(test: (event: Event) => boolean): Promise<Event> {
     for (let attempt = 0; attempt < 100; attempt += 1) {
@@ -167,6 +174,13 @@ describe.skipIf(unavailable !== undefined).each([
     expect(packetsOf(counters, 'chokepoint: UDP')).toBeGreaterThanOrEqual(1);
   });
 
+  it('drops ICMP (no ping tunnel) and counts it; the route out exists', async () => {
+    const ping = await inAgent(['ping', '-c', '2', '-i', '0.2', '-W', '1', allowed]);
+    expect(ping.stdout).toMatch(/ 0 received/);
+    const counters = lab.topology.must(lab.chokepointNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: other protocols')).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses a connection made to the transparent listener directly (it would loop)', async () => {
     const script = `
       const socket = require('node:net').connect(${lab.transparentPort}, '${listenerSeenFromAgent}');
@@ -179,11 +193,101 @@ describe.skipIf(unavailable !== undefined).each([
     await eventually((e) => e.rule?.id === 'transparent.not-redirected');
   });
 
-  // DNS through Chokepoint's DNS listener (`--dns`, port 15053, which `iptables install` already
-  // redirects UDP/TCP 53 to) arrives with another branch. Until then names come from `hosts:` and
-  // curl --resolve. The cases to add here, once it is merged:
-  it.todo('resolves through the DNS listener with dig, then curl by name with no --resolve: judged by the remembered name');
-  it.todo('judges ssh by the name the agent resolved (NameMemory), not by the bare address');
+  it.runIf(kind === 'sidecar')('refuses the admin API to the agent on the loopback it shares; the proxy user still reaches it', async () => {
+    expect(lab.iptablesOutput).toContain(`-A CHOKEPOINT_FILTER -o lo -p tcp --dport ${lab.adminPort} -m comment --comment "chokepoint: admin API" -j REJECT --reject-with tcp-reset`);
+    const health = ['curl', '-sS', '--max-time', '15', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${lab.adminToken}`, `http://127.0.0.1:${lab.adminPort}/v1/health`];
+    const agent = await inAgent(health);
+    expect(agent.code).toBe(7);
+    const counters = lab.topology.must(lab.chokepointNs, ['iptables', '-t', 'filter', '-L', 'CHOKEPOINT_FILTER', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: admin API')).toBeGreaterThanOrEqual(1);
+    const proxy = await inAgent(['setpriv', '--reuid', String(lab.proxyUid), '--regid', String(lab.proxyUid), '--clear-groups', '--', ...health]);
+    expect(proxy.stdout).toBe('200');
+  });
+
+  it.runIf(kind === 'sidecar')('redirects IPv6 as well: with a route out, the agent reaches nothing over IPv6 (TCP, UDP) while the proxy user does', async () => {
+    const url = `http://[${INTERNET_V6}]/`;
+    const asProxy = await inAgent(['setpriv', '--reuid', String(lab.proxyUid), '--regid', String(lab.proxyUid), '--clear-groups', '--', 'curl', '-sS', '--max-time', '15', url]);
+    expect(asProxy.stdout).toBe(`hello from ${INTERNET_V6}\n`);
+    const reachedBefore = connectionsTo(INTERNET_V6);
+    // Redirected to [::1] on the transparent port, where this lab listens on IPv4 only: refused.
+    const tcp = await inAgent(['curl', '-sS', '--max-time', '15', url]);
+    expect(tcp.code).not.toBe(0);
+    const udp = `
+      const socket = require('node:dgram').createSocket('udp6');
+      socket.send('exfil', 9999, '${INTERNET_V6}', () => socket.close());
+      socket.on('error', () => socket.close());`;
+    await inAgent([process.execPath, '-e', udp]);
+    const counters = lab.topology.must(lab.chokepointNs, ['ip6tables', '-t', 'filter', '-L', 'CHOKEPOINT_DROP', '-v', '-x', '-n']);
+    expect(packetsOf(counters, 'chokepoint: UDP')).toBeGreaterThanOrEqual(1);
+    expect(connectionsTo(INTERNET_V6)).toBe(reachedBefore);
+  });
+
+  // DNS: the agent's resolv.conf names an address where nothing answers (AGENT_RESOLVER); the rules
+  // redirect UDP/TCP 53 to Chokepoint's DNS listener, whose upstream is the internet namespace's server.
+  const dig = (args: string[]) => inAgent(['dig', '+tries=1', '+time=10', ...args]);
+  const askedOutside = (name: string) => lab.internet.filter((entry) => entry.kind === 'dns' && entry.name === name).length;
+
+  it('answers DNS through the listener whichever resolver the agent asks (UDP and TCP); a denied name gets NXDOMAIN + EDE and is never asked outside', async () => {
+    const viaSystem = await dig(['+short', 'named.test', 'A']);
+    expect(viaSystem.stdout).toBe(`${named}\n`);
+    const viaOther = await dig(['+tcp', '+short', '@9.9.9.9', 'named.test', 'A']);
+    expect(viaOther.stdout).toBe(`${named}\n`);
+    await eventually((e) => e.event?.action === 'dns.query' && e.destination?.domain === 'named.test' && (e as { network?: { transport?: string } }).network?.transport === 'tcp');
+
+    const refused = await dig(['blocked.test', 'A']);
+    expect(refused.stdout).toMatch(/status: NXDOMAIN/);
+    expect(refused.stdout).toMatch(/EDE: 15 \(Blocked\)/);
+    await eventually((e) => e.event?.action === 'dns.query' && e.destination?.domain === 'blocked.test' && e.chokepoint?.action === 'deny');
+    expect(askedOutside('blocked.test')).toBe(0);
+    expect(askedOutside('named.test')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('lets curl reach a name resolved by the system resolver (no --resolve), judged by the remembered name', async () => {
+    const result = await inAgent(['curl', '-sS', '--max-time', '15', '--noproxy', '*', '-o', '-', '-w', '\n%{http_code}', 'http://named.test/']);
+    expect(result.stdout).toBe(`hello from ${named}\n\n200`);
+    const event = await eventually((e) => transparent(e) && e.event?.action === 'flow.allowed' && e.destination?.domain === 'named.test' && e.destination.port === 80);
+    expect(event.destination?.ip).toBe(named);
+    const denied = await inAgent(['curl', '-sS', '--max-time', '15', '--noproxy', '*', 'http://blocked.test/']);
+    expect(denied.code).toBe(6);
+    expect(askedOutside('blocked.test')).toBe(0);
+  });
+
+  it('judges a flow to a resolved address by the remembered name: a lying Host header is refused before the server hears it', async () => {
+    await dig(['+short', 'named.test', 'A']);
+    const before = connectionsTo(named);
+    // The address named.test resolved to, asked for under another (denied) name.
+    const lying = await curl('http://blocked.test/', `blocked.test:80:${named}`);
+    expect(lying.stdout).toMatch(/\n403$/);
+    const refusal = await eventually((e) => transparent(e) && e.event?.action === 'flow.denied' && e.destination?.ip === named && e.rule?.id === 'detection.host_mismatch');
+    expect(refusal.destination?.domain).toBe('named.test');
+    expect(connectionsTo(named)).toBe(before);
+  });
+
+  it('judges ssh by the name the agent resolved (NameMemory), where the bare address is refused', async () => {
+    // Dialled bare before any name for it was resolved: no rule allows the address.
+    const bare = await ssh(shell);
+    expect(bare.code).not.toBe(0);
+    await eventually((e) => transparent(e) && e.event?.action === 'flow.denied' && e.destination?.ip === shell && e.destination.port === 22 && e.destination.domain === undefined);
+    expect(sshdConnectionsTo(shell)).toBe(0);
+    // SSH carries no name in its bytes: only the DNS answer the agent got can name the address.
+    const byName = await ssh('shell.test');
+    expect(byName.stdout).toBe('hi\n');
+    const event = await eventually((e) => transparent(e) && e.event?.action === 'flow.allowed' && e.destination?.domain === 'shell.test' && e.destination.port === 22);
+    expect(event.destination?.ip).toBe(shell);
+    expect(sshdConnectionsTo(shell)).toBe(1);
+  });
+
+  it('detects a DNS-tunnel-like burst of encoded names under an allowed domain and refuses it', async () => {
+    const names = Array.from({ length: 40 }, () => `${randomBytes(16).toString('hex')}.t.named.test A`);
+    const batch = path.join(lab.dir, 'burst.txt');
+    writeFileSync(batch, `${names.join('\n')}\n`);
+    await dig(['+short', '-f', batch]);
+    const detection = await eventually((e) => e.event?.action === 'detection.dns_tunnel');
+    expect(detection.destination?.domain).toMatch(/\.t\.named\.test$/);
+    const after = await dig([`${randomBytes(16).toString('hex')}.t.named.test`, 'A']);
+    expect(after.stdout).toMatch(/status: REFUSED/);
+    expect(after.stdout).toMatch(/EDE: 15/);
+  });
 
   // --- helpers needing the lab ---
 

@@ -35,6 +35,18 @@ describe('chokepoint iptables', () => {
     expect(flags.stdout).toContain('-A CHOKEPOINT_PRE -p udp --dport 53 -j REDIRECT --to-ports 5353\n');
   });
 
+  it('takes the admin port to refuse from the config file (sidecar), and --admin-port over it', async () => {
+    const config = path.join(dir, 'admin.yaml');
+    writeFileSync(config, 'listen: { admin: "127.0.0.1:9902" }\n');
+    const fromConfig = await runCli(['iptables', 'install', '--mode', 'sidecar', '--proxy-user', '990', '--config', config, '--dry-run']);
+    expect(fromConfig.stdout).toContain('-A CHOKEPOINT_FILTER -o lo -p tcp --dport 9902 ');
+    const flag = await runCli(['iptables', 'install', '--mode', 'sidecar', '--proxy-user', '990', '--config', config, '--admin-port', '9903', '--dry-run']);
+    expect(flag.stdout).toContain('--dport 9903 ');
+    const bad = await runCli(['iptables', 'install', '--mode', 'sidecar', '--proxy-user', '990', '--admin-port', 'x', '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/admin port NaN is not a port/);
+  });
+
   it('remove --dry-run prints the removal of everything either mode installs', async () => {
     const result = await runCli(['iptables', 'remove', '--mode', 'sidecar', '--dry-run']);
     expect(result.code).toBe(0);

@@ -38,8 +38,8 @@ EOF`,
 
   it('sidecar, IPv6: the same rules, plus neighbour discovery (without it nothing leaves, the proxy included)', () => {
     const steps = render(SIDECAR);
-    expect(steps).toHaveLength(6);
-    const v6 = steps[3] ?? '';
+    expect(steps).toHaveLength(18);
+    const v6 = steps[9] ?? '';
     expect(v6.startsWith("ip6tables-restore --noflush <<'EOF'\n")).toBe(true);
     expect(v6).toContain(`-A CHOKEPOINT_FILTER -m conntrack --ctstate DNAT -j RETURN
 -A CHOKEPOINT_FILTER -p ipv6-icmp --icmpv6-type router-solicitation -j RETURN
@@ -47,7 +47,7 @@ EOF`,
 -A CHOKEPOINT_FILTER -p ipv6-icmp --icmpv6-type neighbour-advertisement -j RETURN
 -A CHOKEPOINT_FILTER -j CHOKEPOINT_DROP
 `);
-    expect(steps.slice(4)).toEqual([
+    expect(steps.slice(10, 12)).toEqual([
       'ip6tables -t nat -C OUTPUT -j CHOKEPOINT_OUT 2>/dev/null || ip6tables -t nat -I OUTPUT 1 -j CHOKEPOINT_OUT',
       'ip6tables -t filter -C OUTPUT -j CHOKEPOINT_FILTER 2>/dev/null || ip6tables -t filter -I OUTPUT 1 -j CHOKEPOINT_FILTER',
     ]);
@@ -73,6 +73,35 @@ COMMIT
     ]);
     const { agentInterface: _, ...anyInterface } = GATEWAY;
     expect(render(anyInterface)[1]).toBe('iptables -t nat -C PREROUTING ! -i lo -j CHOKEPOINT_PRE 2>/dev/null || iptables -t nat -I PREROUTING 1 ! -i lo -j CHOKEPOINT_PRE');
+  });
+
+  it('then removes the jumps and chains an install with other options left (another mode, another interface), keeping its own', () => {
+    const sidecar = installPlan(SIDECAR).filter((step) => step.family === 4);
+    expect(sidecar.map((step) => step.kind)).toEqual(['restore', 'ensure-jump', 'ensure-jump', 'remove-jumps', 'remove-jumps', 'remove-jumps', 'remove-jumps', 'delete-chain', 'delete-chain']);
+    expect(sidecar.slice(3)).toEqual([
+      { kind: 'remove-jumps', family: 4, table: 'nat', chain: 'OUTPUT', target: 'CHOKEPOINT_OUT', keep: ['-j', 'CHOKEPOINT_OUT'] },
+      { kind: 'remove-jumps', family: 4, table: 'nat', chain: 'PREROUTING', target: 'CHOKEPOINT_PRE' },
+      { kind: 'remove-jumps', family: 4, table: 'filter', chain: 'OUTPUT', target: 'CHOKEPOINT_FILTER', keep: ['-j', 'CHOKEPOINT_FILTER'] },
+      { kind: 'remove-jumps', family: 4, table: 'filter', chain: 'FORWARD', target: 'CHOKEPOINT_FWD' },
+      { kind: 'delete-chain', family: 4, table: 'nat', chain: 'CHOKEPOINT_PRE' },
+      { kind: 'delete-chain', family: 4, table: 'filter', chain: 'CHOKEPOINT_FWD' },
+    ]);
+    const gateway = render(GATEWAY);
+    expect(gateway[3]).toBe("iptables -t nat -S OUTPUT | sed -n 's/^-A \\(.* -j CHOKEPOINT_OUT\\)$/\\1/p' | while read -r rule; do iptables -t nat -D $rule; done");
+    expect(gateway[4]).toBe("iptables -t nat -S PREROUTING | grep -vxF -- '-A PREROUTING -i eth1 -j CHOKEPOINT_PRE' | sed -n 's/^-A \\(.* -j CHOKEPOINT_PRE\\)$/\\1/p' | while read -r rule; do iptables -t nat -D $rule; done");
+    // New jumps are in place before any old one goes: the covered traffic is never let through.
+    const kinds = installPlan(GATEWAY).map((step) => step.kind);
+    expect(kinds.indexOf('ensure-jump')).toBeLessThan(kinds.indexOf('remove-jumps'));
+  });
+
+  it('sidecar with an admin port: refuses it on loopback to all but the proxy user, before loopback is let through', () => {
+    const restore = render({ ...SIDECAR, adminPort: 9901 })[0] ?? '';
+    expect(restore).toContain(`-A CHOKEPOINT_FILTER -m owner --uid-owner 990 -j RETURN
+-A CHOKEPOINT_FILTER -o lo -p tcp --dport 9901 -m comment --comment "chokepoint: admin API" -j REJECT --reject-with tcp-reset
+-A CHOKEPOINT_FILTER -o lo -j RETURN
+`);
+    expect(render(SIDECAR)[0]).not.toContain('admin API');
+    expect(validateOptions({ ...SIDECAR, adminPort: 0 })).toBe('admin port 0 is not a port (1-65535)');
   });
 
   it('uses the ports it is given', () => {
