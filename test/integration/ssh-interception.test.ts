@@ -83,7 +83,8 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
     sshdLog = path.join(dir, 'sshd.log');
     writeFileSync(sshdLog, '');
-    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog });
+    // BASH_ENV accepted: a (careless) server on which an environment variable runs code before the command.
+    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog, extraOptions: ['-o', 'AcceptEnv=BASH_ENV'] });
     const sshdHostKey = run('ssh-keygen', ['-lf', path.join(path.dirname(lab.sshdConfig), 'host_ed25519.pub')]).split(' ')[1] ?? '';
     const wrongHostKey = `SHA256:${'A'.repeat(43)}`;
     canary = await tcpUpstream((socket) => socket.end('canary\n'));
@@ -383,6 +384,22 @@ allow:
     const result = await ssh('git.test', [], ['-T']);
     expect(result.code).toBe(126);
     expect(result.stderr).toMatch(/chokepoint: an interactive shell is not allowed here/);
+  });
+
+  it('passes no code-running environment variable (BASH_ENV) where exec is restricted; open sessions pass it', async () => {
+    const payload = path.join(dir, 'bash-env-payload');
+    const marker = path.join(dir, 'bash-env-ran');
+    writeFileSync(payload, `touch '${marker}'\n`);
+    const result = await ssh('git.test', ['echo', 'hi'], ['-o', `SetEnv=BASH_ENV=${payload}`, '-o', 'SetEnv=LANG=C.UTF-8']);
+    expect(result.stdout).toBe('hi\n');
+    expect(result.code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'env');
+    expect(refused.event.reason).toMatch(/environment variable BASH_ENV is not passed upstream where exec is restricted/);
+    // The same request where the session is unrestricted reaches the server: the test server honours it.
+    const open = await ssh('open.test', ['echo', 'hi'], ['-o', `SetEnv=BASH_ENV=${payload}`]);
+    expect(open.code).toBe(0);
+    expect(existsSync(marker)).toBe(true);
   });
 
   it('refuses ssh -R as a reverse_tunnel detection: no listener upstream, the agent reads why', async () => {

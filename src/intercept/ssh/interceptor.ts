@@ -14,7 +14,7 @@ import type { SshInterception } from '../../policy/types.js';
 import { loadOrCreateHostKey, type HostKey } from './host-key.js';
 import { rejectWithDescription } from './open-failure.js';
 import { answerAndClose, FAILED_EXIT_STATUS, relaySession, type LiveChannels } from './session-relay.js';
-import { describeSessionPolicy, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
+import { describeSessionPolicy, judgeEnv, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
 import { loginUpstream } from './upstream-login.js';
 
 /**
@@ -180,6 +180,7 @@ export class SshInterceptor {
             judgeExec: (command) => judgeExec(interception, command),
             judgeShell: () => judgeShell(interception),
             judgeSubsystem: (name) => judgeSubsystem(interception, name),
+            judgeEnv: (name, value) => judgeEnv(interception, name, value),
             refusal: () => refusal,
             refused: (what, reason, command) => refused(what, reason, command === undefined ? {} : { command: printable(command) }),
             started: (what, command) =>

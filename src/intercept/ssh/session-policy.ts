@@ -32,6 +32,22 @@ export function judgeExec(interception: SshInterception, command: string): Sessi
   return { ok: true };
 }
 
+/**
+ * Environment variables an exec-restricted session may pass upstream. sshd sets whatever its AcceptEnv
+ * lets through *before* it starts the user's shell, so a variable such as BASH_ENV, ENV, LD_PRELOAD or
+ * GIT_CONFIG_* would run code (or change what the allowed command does) that the allowlist never saw.
+ * Only the locale (what Debian's sshd accepts by default) and git's protocol version pass, the latter
+ * with a value of plain characters. Unrestricted sessions pass every variable: they may run a shell anyway.
+ */
+const LOCALE_NAME = /^(?:LANG|LANGUAGE|LC_[A-Z]+)$/;
+const PLAIN_VALUE = /^[A-Za-z0-9=:.,_@+-]*$/;
+
+export function judgeEnv(interception: SshInterception, name: string, value: string): SessionJudgement {
+  if (interception.exec === undefined) return { ok: true };
+  if ((LOCALE_NAME.test(name) || name === 'GIT_PROTOCOL') && PLAIN_VALUE.test(value)) return { ok: true };
+  return { ok: false, reason: `environment variable ${printable(name)} is not passed upstream where exec is restricted (only LANG, LC_* and GIT_PROTOCOL with plain values are)` };
+}
+
 export function judgeShell(interception: SshInterception): SessionJudgement {
   return interception.exec === undefined ? { ok: true } : { ok: false, reason: `an interactive shell is not allowed here; ${describeSessionPolicy(interception)}` };
 }
