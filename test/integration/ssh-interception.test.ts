@@ -516,7 +516,25 @@ allow:
     expect(failed.error?.code).toMatch(/ECONNREFUSED|ERROR/);
   });
 
-  // Last: it changes the rules (and puts them back).
+  // Last ones: they change the rules (and put them back).
+  it('ends a live intercepted session when a reload narrows its rule to an exec allowlist', async () => {
+    const program = startProgram('ssh', [...sshOptions(), 'agent@open.test', 'echo started; exec sleep 60']);
+    try {
+      await eventually(() => program.output.stdout.includes('started'), 'the upstream program running', 30_000);
+      const narrowed = agentYaml.replace(/(host: open\.test\n.*\n.*\n\s+ssh: \{[^}]*)\}/, '$1, exec: [echo] }');
+      expect(narrowed).not.toBe(agentYaml);
+      await rules.writeAgent('shell', narrowed);
+      expect((await proxy.proxy.reload('test')).ok).toBe(true);
+      const result = await program.exited;
+      expect(result.code).toBe(255);
+      expect(result.stderr).toMatch(/chokepoint: policy reload: the SSH interception rule for open\.test:\d+ changed/);
+    } finally {
+      program.child.kill();
+      await rules.writeAgent('shell', agentYaml);
+      await proxy.proxy.reload('test restore');
+    }
+  });
+
   it('ends a live intercepted session when a reload withdraws its rule: the program reads why', async () => {
     const program = startProgram('ssh', [...sshOptions(), 'agent@open.test', 'echo started; exec sleep 60']);
     try {

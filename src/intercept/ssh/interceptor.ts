@@ -154,6 +154,20 @@ export class SshInterceptor {
       flow.revoked ??= reason;
       refuseConnection(reason);
     };
+    /**
+     * The rule as the current policy has it: a reload that changed its interception (a narrower exec
+     * list, another key, pin or user) ends the connection, whose sessions were admitted under the old
+     * one. Checked on every reload and before every program starts (a reload during the login).
+     */
+    const outdated = (): string | undefined => {
+      if (refusal !== undefined) return refusal;
+      const current = pipeline.policy.ruleById(flow.decision.rule)?.intercept;
+      if (current !== undefined && sameInterception(current, interception)) return undefined;
+      const reason = `policy reload: the SSH interception rule for ${destination} changed; reconnect to work under the new rule`;
+      refuseConnection(reason);
+      return reason;
+    };
+    flow.reconsider = (): void => void outdated();
     const refused = (request: string, reason: string, extra: Record<string, unknown> = {}): void =>
       this.emit('ssh.refused', flow, {
         kind: 'alert',
@@ -181,7 +195,7 @@ export class SshInterceptor {
             judgeShell: () => judgeShell(interception),
             judgeSubsystem: (name) => judgeSubsystem(interception, name),
             judgeEnv: (name, value) => judgeEnv(interception, name, value),
-            refusal: () => refusal,
+            refusal: outdated,
             refused: (what, reason, command) => refused(what, reason, command === undefined ? {} : { command: printable(command) }),
             started: (what, command) =>
               this.emit('ssh.command', flow, {
@@ -259,6 +273,11 @@ export class SshInterceptor {
       ...fields,
     });
   }
+}
+
+/** Both built by interceptionOf, with their keys in one order. */
+function sameInterception(a: SshInterception, b: SshInterception): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function messageOf(error: unknown): string {

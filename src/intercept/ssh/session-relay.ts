@@ -89,9 +89,10 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
     command?: string,
   ): void => {
     const channel = accept();
+    // Asked before the channel is live: a refusal decided now answers the other channels, this one below.
+    const refusal = hooks.refusal();
     live.add(channel);
     channel.once('close', () => live.delete(channel));
-    const refusal = hooks.refusal();
     if (refusal !== undefined || !judgement.ok) {
       const reason = refusal ?? (judgement.ok ? '' : judgement.reason);
       hooks.refused(what, reason, command);
