@@ -16,6 +16,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshFingerprint } from '../../src/intercept/ssh/fingerprint.js';
+import { MAX_SESSIONS_PER_CONNECTION } from '../../src/intercept/ssh/interceptor.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { eventually } from '../helpers/event-waits.js';
 import { PROXY_COMMAND_SCRIPT, runProgram, startProgram, startSshServer, type ProgramResult, type SshServer } from '../helpers/openssh.js';
@@ -83,8 +84,9 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
     sshdLog = path.join(dir, 'sshd.log');
     writeFileSync(sshdLog, '');
-    // BASH_ENV accepted: a (careless) server on which an environment variable runs code before the command.
-    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog, extraOptions: ['-o', 'AcceptEnv=BASH_ENV'] });
+    // BASH_ENV accepted: a (careless) server on which an environment variable runs code before the
+    // command. More sessions than the proxy allows: the proxy's own bound is what a test meets.
+    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog, extraOptions: ['-o', 'AcceptEnv=BASH_ENV', '-o', 'MaxSessions=30'] });
     const sshdHostKey = run('ssh-keygen', ['-lf', path.join(path.dirname(lab.sshdConfig), 'host_ed25519.pub')]).split(' ')[1] ?? '';
     const wrongHostKey = `SHA256:${'A'.repeat(43)}`;
     canary = await tcpUpstream((socket) => socket.end('canary\n'));
@@ -275,6 +277,43 @@ allow:
         });
       });
       await eventually(() => signalsLogged() > before, 'sshd logging the relayed signal request');
+    } finally {
+      client.end();
+    }
+  });
+
+  it('bounds the sessions open at once on one connection; a closed one frees its place', async () => {
+    const client = await ssh2Through('open.test');
+    /** An exec on a new session channel: its channel once the program printed, or the open's error. */
+    const execStarted = (command: string): Promise<ssh2.ClientChannel | Error> =>
+      new Promise((resolve) => {
+        client.exec(command, (error, channel) => {
+          if (error) return resolve(error);
+          channel.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('started')) resolve(channel);
+          });
+          channel.stderr.on('data', (chunk: Buffer) => resolve(new Error(chunk.toString())));
+        });
+      });
+    try {
+      const open: ssh2.ClientChannel[] = [];
+      for (let index = 0; index < MAX_SESSIONS_PER_CONNECTION; index += 1) {
+        const channel = await execStarted('echo started; exec sleep 30');
+        if (channel instanceof Error) throw channel;
+        open.push(channel);
+      }
+      const refused = await execStarted('echo started');
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(/chokepoint: at most 10 sessions may be open at once on one connection/);
+      const event = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'session');
+      expect(event.destination?.domain).toBe('open.test');
+
+      const first = open.shift();
+      const closed = new Promise<void>((resolve) => first?.once('close', () => resolve()));
+      first?.close();
+      await closed;
+      const again = await execStarted('echo started');
+      expect(again).not.toBeInstanceOf(Error);
     } finally {
       client.end();
     }

@@ -49,6 +49,13 @@ export interface InterceptedFlow {
   interception: SshInterception;
 }
 
+/**
+ * Session channels one agent connection may have open at once, as sshd's MaxSessions default. Each
+ * one waiting for its upstream program holds up to an SSH window (2 MiB) of the agent's bytes, so an
+ * unbounded count would let one connection grow the proxy's memory without end.
+ */
+export const MAX_SESSIONS_PER_CONNECTION = 10;
+
 /** How long a refused connection stays open so that sessions opened right after can be told why. */
 const REFUSAL_LINGER_MS = 2_000;
 
@@ -136,6 +143,7 @@ export class SshInterceptor {
     let failed = false;
     let lingerTimer: NodeJS.Timeout | undefined;
     let connection: ssh2.Connection | undefined;
+    let sessions = 0;
 
     /** Ends the connection, telling each open session (and any opened within the linger) why. */
     const refuseConnection = (reason: string): void => {
@@ -186,9 +194,17 @@ export class SshInterceptor {
         agentUser = printable(context.username);
         context.accept();
       });
-      conn.on('session', (accept) => {
+      conn.on('session', (accept, reject) => {
+        if (sessions >= MAX_SESSIONS_PER_CONNECTION) {
+          const reason = `at most ${MAX_SESSIONS_PER_CONNECTION} sessions may be open at once on one connection through Chokepoint's SSH interception of ${destination}`;
+          refused('session', reason);
+          return rejectWithDescription(conn, reject, `chokepoint: ${reason}`);
+        }
+        const session = accept();
+        sessions += 1;
+        session.once('close', () => (sessions -= 1));
         relaySession(
-          accept(),
+          session,
           upstream,
           {
             judgeExec: (command) => judgeExec(interception, command),
