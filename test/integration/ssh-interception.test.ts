@@ -127,7 +127,18 @@ allow:
     ${intercept(sshdHostKey)}
   - { cidr: 127.0.0.1/32, ports: [${sshd.port}, ${unreachablePort}] }
 `;
-    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml });
+    // An audit-mode agent (second loopback source): nothing it does is blocked, yet its bytes on an
+    // intercepting rule are never relayed raw.
+    const auditorYaml = `agent: auditor
+mode: audit
+identify: { sources: ["127.0.0.2/32"] }
+allow:
+  - host: open.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey)}
+  - { cidr: 127.0.0.1/32, ports: [${sshd.port}] }
+`;
+    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml, auditor: auditorYaml });
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
@@ -517,6 +528,24 @@ allow:
       sshAgent.child.kill();
       await sshAgent.exited;
     }
+  });
+
+  it('never relays non-SSH bytes raw on an intercepting rule, even for an audit-mode agent', async () => {
+    const socket = net.connect({ port: proxy.proxy.http?.port ?? 0, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(`CONNECT open.test:${sshd.port} HTTP/1.1\r\nHost: open.test:${sshd.port}\r\n\r\n`);
+    socket.write('GET / HTTP/1.1\r\nHost: open.test\r\n\r\n');
+    await closed;
+    const answer = Buffer.concat(received).toString('latin1');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    // sshd answers anything it is sent with its identification line: it was not sent anything.
+    expect(answer).not.toMatch(/SSH-2\.0-OpenSSH/);
+    const flowClosed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'auditor');
+    expect(flowClosed.event.outcome).toBe('failure');
+    expect(flowClosed.event.reason).toMatch(/http is not relayed on a connection whose rule intercepts SSH/);
   });
 
   it('fails closed on an upstream host key that differs from the pin: no login, the agent reads why', async () => {
