@@ -113,6 +113,10 @@ allow:
   - host: open.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey)}
+  - host: sftp.test
+    ports: [${sshd.port}]
+    intercept: ssh
+    ssh: { user: root, key: ssh/upstream, host_key_sha256: "${sshdHostKey}", subsystems: [sftp] }
   - host: impostor.test
     ports: [${sshd.port}]
     ${intercept(wrongHostKey)}
@@ -142,7 +146,7 @@ allow:
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
-      for (const name of ['git.test', 'open.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
+      for (const name of ['git.test', 'open.test', 'sftp.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
     });
     // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
     const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
@@ -345,6 +349,21 @@ allow:
     expect(readFileSync(back, 'utf8')).toBe('through sftp\n');
   });
 
+  it('an sftp-only rule (subsystems, no exec) runs sftp but no exec and no shell', async () => {
+    const options = sshOptions().filter((option, index, all) => option !== '-p' && all[index - 1] !== '-p');
+    const sftp = await runProgram('sftp', [...options, '-P', String(sshd.port), '-b', '/dev/null', 'agent@sftp.test']);
+    expect(sftp.stderr).not.toMatch(/chokepoint/);
+    expect(sftp.code).toBe(0);
+    const marker = path.join(dir, 'sftp-only-exec');
+    const exec = await ssh('sftp.test', ['touch', marker]);
+    expect(exec.code).toBe(126);
+    expect(exec.stderr).toMatch(/chokepoint: command "touch" is not allowed here; allowed: no exec; subsystems: sftp/);
+    expect(existsSync(marker)).toBe(false);
+    const shell = await ssh('sftp.test', [], ['-T']);
+    expect(shell.code).toBe(126);
+    expect(shell.stderr).toMatch(/chokepoint: an interactive shell is not allowed here/);
+  });
+
   it('refuses the sftp subsystem where exec is restricted', async () => {
     const options = sshOptions().filter((option, index, all) => option !== '-p' && all[index - 1] !== '-p');
     const result = await runProgram('sftp', [...options, '-P', String(sshd.port), '-b', '/dev/null', 'agent@git.test']);
@@ -445,7 +464,7 @@ allow:
     expect(result.code).toBe(0);
     expect(existsSync(marker)).toBe(false);
     const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'env');
-    expect(refused.event.reason).toMatch(/environment variable BASH_ENV is not passed upstream where exec is restricted/);
+    expect(refused.event.reason).toMatch(/environment variable BASH_ENV is not passed upstream where the session is restricted/);
     // The same request where the session is unrestricted reaches the server: the test server honours it.
     const open = await ssh('open.test', ['echo', 'hi'], ['-o', `SetEnv=BASH_ENV=${payload}`]);
     expect(open.code).toBe(0);
