@@ -9,7 +9,7 @@
  * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -78,6 +78,9 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     // The key the proxy logs in with; the agent never has it.
     upstreamKey = path.join(certsDir, 'ssh', 'upstream');
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', upstreamKey]);
+    // The right key in a file others may read: refused like ssh refuses it.
+    writeFileSync(path.join(certsDir, 'ssh', 'loose'), readFileSync(upstreamKey), { mode: 0o644 });
+    chmodSync(path.join(certsDir, 'ssh', 'loose'), 0o644);
     // A key the server does not accept, for the failed-login case.
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(certsDir, 'ssh', 'stranger')]);
     const authorizedKeys = path.join(dir, 'authorized_keys');
@@ -123,6 +126,9 @@ allow:
   - host: stranger.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey, undefined, 'ssh/stranger')}
+  - host: loose.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey, undefined, 'ssh/loose')}
   - host: nokey.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey, undefined, 'ssh/missing')}
@@ -146,7 +152,7 @@ allow:
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
-      for (const name of ['git.test', 'open.test', 'sftp.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
+      for (const name of ['git.test', 'open.test', 'sftp.test', 'loose.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
     });
     // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
     const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
@@ -593,6 +599,15 @@ allow:
     expect(noKey.error?.code).toBe('SSH_KEY_UNAVAILABLE');
     const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.flow_id === noKey.chokepoint.flow_id);
     expect(closed.event.outcome).toBe('failure');
+  });
+
+  it('refuses to log in with a proxy key file that group or others may read', async () => {
+    const logins = acceptedLogins();
+    const result = await ssh('loose.test', ['echo', 'hi']);
+    expect(result.code).toBe(255);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/chokepoint: SSH interception of loose\.test:\d+ is misconfigured: its key ssh\/loose is readable by group or others \(mode 644\); chmod 600 it/);
+    expect(acceptedLogins()).toBe(logins);
   });
 
   it('tells the agent when the upstream is unreachable', async () => {

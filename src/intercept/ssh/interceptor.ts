@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import type net from 'node:net';
-import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { EventBus } from '../../events/bus.js';
 import type { EventInput } from '../../events/types.js';
@@ -15,6 +13,7 @@ import { loadOrCreateHostKey, type HostKey } from './host-key.js';
 import { rejectWithDescription } from './open-failure.js';
 import { answerAndClose, FAILED_EXIT_STATUS, relaySession, type LiveChannels } from './session-relay.js';
 import { describeSessionPolicy, judgeEnv, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
+import { readProxyKey } from './upstream-key.js';
 import { loginUpstream } from './upstream-login.js';
 
 /**
@@ -105,17 +104,14 @@ export class SshInterceptor {
     };
 
     let hostKey: HostKey;
-    let privateKey: string;
     try {
       hostKey = await this.hostKey();
     } catch (error) {
       return fail('SSH_HOST_KEY_UNAVAILABLE', `SSH interception of ${destination} is unavailable: the proxy's host key cannot be loaded (${messageOf(error)})`, false);
     }
-    try {
-      privateKey = await readFile(path.join(this.options.certsDir, interception.key), 'utf8');
-    } catch (error) {
-      return fail('SSH_KEY_UNAVAILABLE', `SSH interception of ${destination} is misconfigured: the proxy cannot read its key ${interception.key} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, false);
-    }
+    const keyRead = await readProxyKey(this.options.certsDir, interception.key);
+    if (!keyRead.ok) return fail('SSH_KEY_UNAVAILABLE', `SSH interception of ${destination} is misconfigured: ${keyRead.reason}`, false);
+    const privateKey = keyRead.privateKey;
     if (flow.revoked !== undefined) return fail('REVOKED', flow.revoked, false);
     if (!upstreamSocket) {
       const dial = await pipeline.connect(flow);
