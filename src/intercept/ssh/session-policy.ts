@@ -13,7 +13,11 @@ import type { SshInterception } from '../../policy/types.js';
 export type SessionJudgement = { ok: true } | { ok: false; reason: string };
 
 const SAFE_WORD = /^[A-Za-z0-9._+/:@%=,-]+$/;
-const ARGUMENT = /^(?:'[^']*'|[A-Za-z0-9._+/:@%=,-]+)$/;
+/**
+ * No backslash inside the quotes either: POSIX sh keeps it literal there, but fish (a login shell some
+ * servers use) reads `\'` as a quote inside the string, so `'x\' ';id;'` would run id.
+ */
+const ARGUMENT = /^(?:'[^'\\]*'|[A-Za-z0-9._+/:@%=,-]+)$/;
 
 /** Whether the rule names what may run (exec commands, subsystems, or both). */
 export function isRestricted(interception: SshInterception): boolean {

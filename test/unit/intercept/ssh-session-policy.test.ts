@@ -27,6 +27,7 @@ describe('SSH session policy', () => {
     ['a backquote inside an unquoted word', 'git-upload-pack `id`', /shell syntax/],
     ['an unbalanced quote', "git-upload-pack 'x", /shell syntax/],
     ['a newline', "git-upload-pack 'x'\nid", /shell syntax/],
+    ['a backslash-escaped quote (fish continues the string past it)', "git-upload-pack 'x\\' ';id;'", /shell syntax such as "'x\\\\'" is refused/],
   ])('refuses %s', (_what, command, reason) => {
     const judgement = judgeExec(gitOnly, command);
     expect(judgement.ok).toBe(false);
