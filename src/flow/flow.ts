@@ -30,6 +30,8 @@ export interface Flow {
   liveBytes?: () => { up: number; down: number };
   /** Closes the flow's sockets; set by whoever relays it. */
   terminate?: (reason: string) => void;
+  /** Called after a policy reload that let the flow live on: a relay that applied the old rule re-checks it. */
+  reconsider?: () => void;
   /**
    * Why the flow must end, when that was decided before anything could terminate it (a reload or a
    * shutdown while the flow was still dialling): the pipeline's connect and relay honour it.

@@ -122,6 +122,8 @@ export class Pipeline {
         // The new rules decide this flow again: say so (with the rule) before it is closed.
         this.recordDenial(flow, decision);
         this.revoke(flow, `policy reload: ${decision.reason ?? decision.rule}`);
+      } else {
+        flow.reconsider?.();
       }
     }
     return { closed };

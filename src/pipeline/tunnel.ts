@@ -95,6 +95,16 @@ export async function runTunnel(
       ...(upstream ? { upstream } : {}),
     });
   }
+  if (interception && !pipeline.policy.ruleById(flow.decision.rule)?.protocols?.includes(classifier.classification.protocol)) {
+    // Not SSH, on a rule that intercepts SSH and does not name this protocol: reached only when the
+    // mismatch did not block (an audit-mode agent, protocol_not_allowed as an alert). Relaying it raw
+    // would hand the destination bytes that no interception saw, so it is refused in every mode.
+    const reason = `${classifier.classification.protocol} is not relayed on a connection whose rule intercepts SSH`;
+    upstream?.destroy();
+    pipeline.close(flow, { outcome: 'failure', reason });
+    const answer = refusalBytes(classifier.classification.protocol, reason, { error: 'denied', reason, flow: flow.id });
+    return answer ? endWithFarewell(client, answer) : void client.destroy();
+  }
 
   if (!upstream) {
     const dial = await pipeline.connect(flow);

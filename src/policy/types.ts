@@ -54,9 +54,9 @@ export interface SshInterception {
   key: string;
   /** Pinned upstream host key, OpenSSH spelling without padding: "SHA256:<43 base64 characters>". */
   hostKeySha256: string;
-  /** Allowed exec commands (first word); undefined = any exec, shell and subsystem. */
+  /** Allowed exec commands (first word); with `subsystems` also undefined: any exec, shell and subsystem. */
   exec?: string[];
-  /** Allowed subsystems (e.g. sftp); undefined = any when `exec` is undefined, none otherwise. */
+  /** Allowed subsystems (e.g. sftp). Either key set restricts the session (no shell) to what is listed. */
   subsystems?: string[];
 }
 

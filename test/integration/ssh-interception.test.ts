@@ -9,13 +9,14 @@
  * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sshFingerprint } from '../../src/intercept/ssh/fingerprint.js';
+import { MAX_SESSIONS_PER_CONNECTION } from '../../src/intercept/ssh/interceptor.js';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { eventually } from '../helpers/event-waits.js';
 import { PROXY_COMMAND_SCRIPT, runProgram, startProgram, startSshServer, type ProgramResult, type SshServer } from '../helpers/openssh.js';
@@ -77,13 +78,18 @@ describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH a
     // The key the proxy logs in with; the agent never has it.
     upstreamKey = path.join(certsDir, 'ssh', 'upstream');
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', upstreamKey]);
+    // The right key in a file others may read: refused like ssh refuses it.
+    writeFileSync(path.join(certsDir, 'ssh', 'loose'), readFileSync(upstreamKey), { mode: 0o644 });
+    chmodSync(path.join(certsDir, 'ssh', 'loose'), 0o644);
     // A key the server does not accept, for the failed-login case.
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(certsDir, 'ssh', 'stranger')]);
     const authorizedKeys = path.join(dir, 'authorized_keys');
     writeFileSync(authorizedKeys, readFileSync(`${upstreamKey}.pub`));
     sshdLog = path.join(dir, 'sshd.log');
     writeFileSync(sshdLog, '');
-    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog });
+    // BASH_ENV accepted: a (careless) server on which an environment variable runs code before the
+    // command. More sessions than the proxy allows: the proxy's own bound is what a test meets.
+    sshd = await startSshServer(lab, authorizedKeys, { logFile: sshdLog, extraOptions: ['-o', 'AcceptEnv=BASH_ENV', '-o', 'MaxSessions=30'] });
     const sshdHostKey = run('ssh-keygen', ['-lf', path.join(path.dirname(lab.sshdConfig), 'host_ed25519.pub')]).split(' ')[1] ?? '';
     const wrongHostKey = `SHA256:${'A'.repeat(43)}`;
     canary = await tcpUpstream((socket) => socket.end('canary\n'));
@@ -110,12 +116,19 @@ allow:
   - host: open.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey)}
+  - host: sftp.test
+    ports: [${sshd.port}]
+    intercept: ssh
+    ssh: { user: root, key: ssh/upstream, host_key_sha256: "${sshdHostKey}", subsystems: [sftp] }
   - host: impostor.test
     ports: [${sshd.port}]
     ${intercept(wrongHostKey)}
   - host: stranger.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey, undefined, 'ssh/stranger')}
+  - host: loose.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey, undefined, 'ssh/loose')}
   - host: nokey.test
     ports: [${sshd.port}]
     ${intercept(sshdHostKey, undefined, 'ssh/missing')}
@@ -124,11 +137,22 @@ allow:
     ${intercept(sshdHostKey)}
   - { cidr: 127.0.0.1/32, ports: [${sshd.port}, ${unreachablePort}] }
 `;
-    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml });
+    // An audit-mode agent (second loopback source): nothing it does is blocked, yet its bytes on an
+    // intercepting rule are never relayed raw.
+    const auditorYaml = `agent: auditor
+mode: audit
+identify: { sources: ["127.0.0.2/32"] }
+allow:
+  - host: open.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey)}
+  - { cidr: 127.0.0.1/32, ports: [${sshd.port}] }
+`;
+    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml, auditor: auditorYaml });
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
-      for (const name of ['git.test', 'open.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
+      for (const name of ['git.test', 'open.test', 'sftp.test', 'loose.test', 'impostor.test', 'stranger.test', 'nokey.test', 'down.test']) config.hosts.set(name, ['127.0.0.1']);
     });
     // The agent pins Chokepoint's host key, announced (fingerprint and public key) at start.
     const announced = await proxy.log.waitFor((event) => event.event.action === 'ssh.host_key');
@@ -279,6 +303,43 @@ allow:
     }
   });
 
+  it('bounds the sessions open at once on one connection; a closed one frees its place', async () => {
+    const client = await ssh2Through('open.test');
+    /** An exec on a new session channel: its channel once the program printed, or the open's error. */
+    const execStarted = (command: string): Promise<ssh2.ClientChannel | Error> =>
+      new Promise((resolve) => {
+        client.exec(command, (error, channel) => {
+          if (error) return resolve(error);
+          channel.on('data', (chunk: Buffer) => {
+            if (chunk.toString().includes('started')) resolve(channel);
+          });
+          channel.stderr.on('data', (chunk: Buffer) => resolve(new Error(chunk.toString())));
+        });
+      });
+    try {
+      const open: ssh2.ClientChannel[] = [];
+      for (let index = 0; index < MAX_SESSIONS_PER_CONNECTION; index += 1) {
+        const channel = await execStarted('echo started; exec sleep 30');
+        if (channel instanceof Error) throw channel;
+        open.push(channel);
+      }
+      const refused = await execStarted('echo started');
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(/chokepoint: at most 10 sessions may be open at once on one connection/);
+      const event = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'session');
+      expect(event.destination?.domain).toBe('open.test');
+
+      const first = open.shift();
+      const closed = new Promise<void>((resolve) => first?.once('close', () => resolve()));
+      first?.close();
+      await closed;
+      const again = await execStarted('echo started');
+      expect(again).not.toBeInstanceOf(Error);
+    } finally {
+      client.end();
+    }
+  });
+
   it('relays the sftp subsystem: put and get of a file', async () => {
     const local = path.join(dir, 'sftp-local.txt');
     const remote = path.join(dir, 'sftp-remote.txt');
@@ -292,6 +353,21 @@ allow:
     expect(result.code).toBe(0);
     expect(readFileSync(remote, 'utf8')).toBe('through sftp\n');
     expect(readFileSync(back, 'utf8')).toBe('through sftp\n');
+  });
+
+  it('an sftp-only rule (subsystems, no exec) runs sftp but no exec and no shell', async () => {
+    const options = sshOptions().filter((option, index, all) => option !== '-p' && all[index - 1] !== '-p');
+    const sftp = await runProgram('sftp', [...options, '-P', String(sshd.port), '-b', '/dev/null', 'agent@sftp.test']);
+    expect(sftp.stderr).not.toMatch(/chokepoint/);
+    expect(sftp.code).toBe(0);
+    const marker = path.join(dir, 'sftp-only-exec');
+    const exec = await ssh('sftp.test', ['touch', marker]);
+    expect(exec.code).toBe(126);
+    expect(exec.stderr).toMatch(/chokepoint: command "touch" is not allowed here; allowed: no exec; subsystems: sftp/);
+    expect(existsSync(marker)).toBe(false);
+    const shell = await ssh('sftp.test', [], ['-T']);
+    expect(shell.code).toBe(126);
+    expect(shell.stderr).toMatch(/chokepoint: an interactive shell is not allowed here/);
   });
 
   it('refuses the sftp subsystem where exec is restricted', async () => {
@@ -385,6 +461,22 @@ allow:
     expect(result.stderr).toMatch(/chokepoint: an interactive shell is not allowed here/);
   });
 
+  it('passes no code-running environment variable (BASH_ENV) where exec is restricted; open sessions pass it', async () => {
+    const payload = path.join(dir, 'bash-env-payload');
+    const marker = path.join(dir, 'bash-env-ran');
+    writeFileSync(payload, `touch '${marker}'\n`);
+    const result = await ssh('git.test', ['echo', 'hi'], ['-o', `SetEnv=BASH_ENV=${payload}`, '-o', 'SetEnv=LANG=C.UTF-8']);
+    expect(result.stdout).toBe('hi\n');
+    expect(result.code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    const refused = await proxy.log.waitFor((e) => e.event.action === 'ssh.refused' && (e.chokepoint.details?.ssh as { request?: string } | undefined)?.request === 'env');
+    expect(refused.event.reason).toMatch(/environment variable BASH_ENV is not passed upstream where the session is restricted/);
+    // The same request where the session is unrestricted reaches the server: the test server honours it.
+    const open = await ssh('open.test', ['echo', 'hi'], ['-o', `SetEnv=BASH_ENV=${payload}`]);
+    expect(open.code).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+
   it('refuses ssh -R as a reverse_tunnel detection: no listener upstream, the agent reads why', async () => {
     const remotePort = await freePort();
     const result = await ssh('open.test', ['echo', 'hi'], ['-R', `127.0.0.1:${remotePort}:127.0.0.1:${canary.port}`]);
@@ -463,6 +555,24 @@ allow:
     }
   });
 
+  it('never relays non-SSH bytes raw on an intercepting rule, even for an audit-mode agent', async () => {
+    const socket = net.connect({ port: proxy.proxy.http?.port ?? 0, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(`CONNECT open.test:${sshd.port} HTTP/1.1\r\nHost: open.test:${sshd.port}\r\n\r\n`);
+    socket.write('GET / HTTP/1.1\r\nHost: open.test\r\n\r\n');
+    await closed;
+    const answer = Buffer.concat(received).toString('latin1');
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    // sshd answers anything it is sent with its identification line: it was not sent anything.
+    expect(answer).not.toMatch(/SSH-2\.0-OpenSSH/);
+    const flowClosed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'auditor');
+    expect(flowClosed.event.outcome).toBe('failure');
+    expect(flowClosed.event.reason).toMatch(/http is not relayed on a connection whose rule intercepts SSH/);
+  });
+
   it('fails closed on an upstream host key that differs from the pin: no login, the agent reads why', async () => {
     const logins = acceptedLogins();
     const result = await ssh('impostor.test', ['echo', 'hi']);
@@ -491,6 +601,15 @@ allow:
     expect(closed.event.outcome).toBe('failure');
   });
 
+  it('refuses to log in with a proxy key file that group or others may read', async () => {
+    const logins = acceptedLogins();
+    const result = await ssh('loose.test', ['echo', 'hi']);
+    expect(result.code).toBe(255);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/chokepoint: SSH interception of loose\.test:\d+ is misconfigured: its key ssh\/loose is readable by group or others \(mode 644\); chmod 600 it/);
+    expect(acceptedLogins()).toBe(logins);
+  });
+
   it('tells the agent when the upstream is unreachable', async () => {
     const result = await runProgram('ssh', [...sshOptions('connect', unreachablePort), 'agent@down.test', 'echo', 'hi']);
     expect(result.code).toBe(255);
@@ -499,7 +618,25 @@ allow:
     expect(failed.error?.code).toMatch(/ECONNREFUSED|ERROR/);
   });
 
-  // Last: it changes the rules (and puts them back).
+  // Last ones: they change the rules (and put them back).
+  it('ends a live intercepted session when a reload narrows its rule to an exec allowlist', async () => {
+    const program = startProgram('ssh', [...sshOptions(), 'agent@open.test', 'echo started; exec sleep 60']);
+    try {
+      await eventually(() => program.output.stdout.includes('started'), 'the upstream program running', 30_000);
+      const narrowed = agentYaml.replace(/(host: open\.test\n.*\n.*\n\s+ssh: \{[^}]*)\}/, '$1, exec: [echo] }');
+      expect(narrowed).not.toBe(agentYaml);
+      await rules.writeAgent('shell', narrowed);
+      expect((await proxy.proxy.reload('test')).ok).toBe(true);
+      const result = await program.exited;
+      expect(result.code).toBe(255);
+      expect(result.stderr).toMatch(/chokepoint: policy reload: the SSH interception rule for open\.test:\d+ changed/);
+    } finally {
+      program.child.kill();
+      await rules.writeAgent('shell', agentYaml);
+      await proxy.proxy.reload('test restore');
+    }
+  });
+
   it('ends a live intercepted session when a reload withdraws its rule: the program reads why', async () => {
     const program = startProgram('ssh', [...sshOptions(), 'agent@open.test', 'echo started; exec sleep 60']);
     try {

@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { flowEventFields } from '../../flow/event-fields.js';
 import type net from 'node:net';
-import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { EventBus } from '../../events/bus.js';
 import type { EventInput } from '../../events/types.js';
@@ -15,7 +13,8 @@ import type { SshInterception } from '../../policy/types.js';
 import { loadOrCreateHostKey, type HostKey } from './host-key.js';
 import { rejectWithDescription } from './open-failure.js';
 import { answerAndClose, FAILED_EXIT_STATUS, relaySession, type LiveChannels } from './session-relay.js';
-import { describeSessionPolicy, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
+import { describeSessionPolicy, judgeEnv, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
+import { readProxyKey } from './upstream-key.js';
 import { loginUpstream } from './upstream-login.js';
 
 /**
@@ -49,6 +48,13 @@ export interface InterceptedFlow {
   classification: FlowClassification;
   interception: SshInterception;
 }
+
+/**
+ * Session channels one agent connection may have open at once, as sshd's MaxSessions default. Each
+ * one waiting for its upstream program holds up to an SSH window (2 MiB) of the agent's bytes, so an
+ * unbounded count would let one connection grow the proxy's memory without end.
+ */
+export const MAX_SESSIONS_PER_CONNECTION = 10;
 
 /** How long a refused connection stays open so that sessions opened right after can be told why. */
 const REFUSAL_LINGER_MS = 2_000;
@@ -120,17 +126,14 @@ export class SshInterceptor {
     };
 
     let hostKey: HostKey;
-    let privateKey: string;
     try {
       hostKey = await this.hostKey();
     } catch (error) {
       return fail('SSH_HOST_KEY_UNAVAILABLE', `SSH interception of ${destination} is unavailable: the proxy's host key cannot be loaded (${messageOf(error)})`, false);
     }
-    try {
-      privateKey = await readFile(path.join(this.options.certsDir, interception.key), 'utf8');
-    } catch (error) {
-      return fail('SSH_KEY_UNAVAILABLE', `SSH interception of ${destination} is misconfigured: the proxy cannot read its key ${interception.key} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, false);
-    }
+    const keyRead = await readProxyKey(this.options.certsDir, interception.key);
+    if (!keyRead.ok) return fail('SSH_KEY_UNAVAILABLE', `SSH interception of ${destination} is misconfigured: ${keyRead.reason}`, false);
+    const privateKey = keyRead.privateKey;
     if (flow.revoked !== undefined) return fail('REVOKED', flow.revoked, false);
     if (!upstreamSocket) {
       const dial = await pipeline.connect(flow);
@@ -158,6 +161,7 @@ export class SshInterceptor {
     let failed = false;
     let lingerTimer: NodeJS.Timeout | undefined;
     let connection: ssh2.Connection | undefined;
+    let sessions = 0;
 
     /** Ends the connection, telling each open session (and any opened within the linger) why. */
     const refuseConnection = (reason: string): void => {
@@ -176,6 +180,20 @@ export class SshInterceptor {
       flow.revoked ??= reason;
       refuseConnection(reason);
     };
+    /**
+     * The rule as the current policy has it: a reload that changed its interception (a narrower exec
+     * list, another key, pin or user) ends the connection, whose sessions were admitted under the old
+     * one. Checked on every reload and before every program starts (a reload during the login).
+     */
+    const outdated = (): string | undefined => {
+      if (refusal !== undefined) return refusal;
+      const current = pipeline.policy.ruleById(flow.decision.rule)?.intercept;
+      if (current !== undefined && sameInterception(current, interception)) return undefined;
+      const reason = `policy reload: the SSH interception rule for ${destination} changed; reconnect to work under the new rule`;
+      refuseConnection(reason);
+      return reason;
+    };
+    flow.reconsider = (): void => void outdated();
     const refused = (request: string, reason: string, extra: Record<string, unknown> = {}): void =>
       this.emit('ssh.refused', flow, {
         kind: 'alert',
@@ -194,15 +212,24 @@ export class SshInterceptor {
         agentUser = printable(context.username);
         context.accept();
       });
-      conn.on('session', (accept) => {
+      conn.on('session', (accept, reject) => {
+        if (sessions >= MAX_SESSIONS_PER_CONNECTION) {
+          const reason = `at most ${MAX_SESSIONS_PER_CONNECTION} sessions may be open at once on one connection through Chokepoint's SSH interception of ${destination}`;
+          refused('session', reason);
+          return rejectWithDescription(conn, reject, `chokepoint: ${reason}`);
+        }
+        const session = accept();
+        sessions += 1;
+        session.once('close', () => (sessions -= 1));
         relaySession(
-          accept(),
+          session,
           upstream,
           {
             judgeExec: (command) => judgeExec(interception, command),
             judgeShell: () => judgeShell(interception),
             judgeSubsystem: (name) => judgeSubsystem(interception, name),
-            refusal: () => refusal,
+            judgeEnv: (name, value) => judgeEnv(interception, name, value),
+            refusal: outdated,
             refused: (what, reason, command) => refused(what, reason, command === undefined ? {} : { command: printable(command) }),
             started: (what, command) =>
               this.emit('ssh.command', flow, {
@@ -274,6 +301,11 @@ export class SshInterceptor {
       ...fields,
     });
   }
+}
+
+/** Both built by interceptionOf, with their keys in one order. */
+function sameInterception(a: SshInterception, b: SshInterception): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function messageOf(error: unknown): string {

@@ -3,7 +3,7 @@ import type { SessionJudgement } from './session-policy.js';
 
 /**
  * One agent session channel relayed onto a session channel of Chokepoint's own upstream connection:
- * pty, env, window-change and signals are passed on; the program request (exec, shell, subsystem) is
+ * pty, window-change and signals are passed on, env as the session policy allows; the program request (exec, shell, subsystem) is
  * judged first and, when refused, answered on the agent's channel itself — stderr text and an exit
  * status — so the tool the agent ran prints why. Data flows both ways with backpressure (pipe: a full
  * SSH window on one side stops reading from the other), EOF is forwarded as EOF (not close), and the
@@ -14,8 +14,9 @@ export interface SessionHooks {
   judgeExec(command: string): SessionJudgement;
   judgeShell(): SessionJudgement;
   judgeSubsystem(name: string): SessionJudgement;
+  judgeEnv(name: string, value: string): SessionJudgement;
   /** A request refused inside the session (x11, auth-agent, a command): for the event. */
-  refused(what: 'exec' | 'shell' | 'subsystem' | 'x11' | 'auth-agent', reason: string, command?: string): void;
+  refused(what: 'exec' | 'shell' | 'subsystem' | 'x11' | 'auth-agent' | 'env', reason: string, command?: string): void;
   /** A program started upstream: for the event. */
   started(what: 'exec' | 'shell' | 'subsystem', command?: string): void;
   /** When set, the connection is being refused: every program request gets this reason. */
@@ -53,7 +54,13 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
     pty = info;
     accept?.();
   });
-  session.on('env', (accept, _reject, info) => {
+  session.on('env', (accept, reject, info) => {
+    const judgement = hooks.judgeEnv(info.key, info.val);
+    if (!judgement.ok) {
+      // Refused, not dropped in silence: the event names what the agent tried to pass.
+      hooks.refused('env', judgement.reason);
+      return reject?.();
+    }
     env[info.key] = info.val;
     accept?.();
   });
@@ -82,9 +89,10 @@ export function relaySession(session: ssh2.Session, upstream: ssh2.Client, hooks
     command?: string,
   ): void => {
     const channel = accept();
+    // Asked before the channel is live: a refusal decided now answers the other channels, this one below.
+    const refusal = hooks.refusal();
     live.add(channel);
     channel.once('close', () => live.delete(channel));
-    const refusal = hooks.refusal();
     if (refusal !== undefined || !judgement.ok) {
       const reason = refusal ?? (judgement.ok ? '' : judgement.reason);
       hooks.refused(what, reason, command);

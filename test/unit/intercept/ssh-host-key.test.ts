@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,9 +28,30 @@ describe('SSH interception host key', () => {
     expect(keygen.stdout.split(' ')[1]).toBe(first.fingerprint);
   });
 
+  it('gives concurrent first starts one key: none reads a half-written file, exactly one generates it', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-hostkey-'));
+    const certs = path.join(dir, 'certs');
+    const loads = await Promise.allSettled(Array.from({ length: 8 }, () => loadOrCreateHostKey(certs)));
+    const keys = loads.map((load) => {
+      if (load.status === 'rejected') throw load.reason;
+      return load.value;
+    });
+    expect(new Set(keys.map((key) => key.fingerprint)).size).toBe(1);
+    expect(keys.filter((key) => key.created)).toHaveLength(1);
+    expect(readdirSync(certs)).toEqual([HOST_KEY_FILE]);
+  });
+
+  it('refuses a key file that others may read (as sshd does), naming the fix', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-hostkey-'));
+    const certs = path.join(dir, 'certs');
+    await loadOrCreateHostKey(certs);
+    chmodSync(path.join(certs, HOST_KEY_FILE), 0o644);
+    await expect(loadOrCreateHostKey(certs)).rejects.toThrow(/readable by group or others \(mode 644\); chmod 600/);
+  });
+
   it('refuses a file that is not a key, without printing its content', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-hostkey-'));
-    writeFileSync(path.join(dir, HOST_KEY_FILE), 'secret-looking garbage');
+    writeFileSync(path.join(dir, HOST_KEY_FILE), 'secret-looking garbage', { mode: 0o600 });
     await expect(loadOrCreateHostKey(dir)).rejects.toThrow(/is not an SSH private key/);
     await expect(loadOrCreateHostKey(dir)).rejects.not.toThrow(/garbage/);
   });

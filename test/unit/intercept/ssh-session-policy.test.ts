@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSessionPolicy, judgeExec, judgeShell, judgeSubsystem } from '../../../src/intercept/ssh/session-policy.js';
+import { describeSessionPolicy, judgeEnv, judgeExec, judgeShell, judgeSubsystem } from '../../../src/intercept/ssh/session-policy.js';
 import type { SshInterception } from '../../../src/policy/types.js';
 
 const base: SshInterception = { kind: 'ssh', user: 'git', key: 'k', hostKeySha256: `SHA256:${'a'.repeat(43)}` };
@@ -27,10 +27,23 @@ describe('SSH session policy', () => {
     ['a backquote inside an unquoted word', 'git-upload-pack `id`', /shell syntax/],
     ['an unbalanced quote', "git-upload-pack 'x", /shell syntax/],
     ['a newline', "git-upload-pack 'x'\nid", /shell syntax/],
+    ['a backslash-escaped quote (fish continues the string past it)', "git-upload-pack 'x\\' ';id;'", /shell syntax such as "'x\\\\'" is refused/],
   ])('refuses %s', (_what, command, reason) => {
     const judgement = judgeExec(gitOnly, command);
     expect(judgement.ok).toBe(false);
     if (!judgement.ok) expect(judgement.reason).toMatch(reason);
+  });
+
+  it('restricts a rule that lists only subsystems: no exec, no shell, no other variables', () => {
+    const sftpOnly: SshInterception = { ...base, subsystems: ['sftp'] };
+    expect(judgeSubsystem(sftpOnly, 'sftp')).toEqual({ ok: true });
+    expect(judgeExec(sftpOnly, 'id')).toMatchObject({ ok: false, reason: expect.stringMatching(/allowed: no exec; subsystems: sftp; no shell/) });
+    expect(judgeShell(sftpOnly).ok).toBe(false);
+    expect(judgeEnv(sftpOnly, 'LD_PRELOAD', '/tmp/x.so').ok).toBe(false);
+    expect(judgeEnv(sftpOnly, 'LC_ALL', 'C.UTF-8')).toEqual({ ok: true });
+    expect(judgeEnv(gitOnly, 'GIT_PROTOCOL', 'version=2')).toEqual({ ok: true });
+    expect(judgeEnv(gitOnly, 'GIT_PROTOCOL', 'version=2;id').ok).toBe(false);
+    expect(judgeEnv(base, 'LD_PRELOAD', '/tmp/x.so')).toEqual({ ok: true });
   });
 
   it('refuses a shell and unlisted subsystems once exec is restricted', () => {
