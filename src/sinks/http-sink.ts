@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChokepointEvent } from '../events/types.js';
+import { DeadLetterFile } from './dead-letter.js';
 import { formatLine, type EventFormatter } from './format.js';
 import { HttpSender } from './http-sender.js';
 import { QueuedSink, type QueueOptions } from './queued-sink.js';
@@ -32,6 +33,9 @@ export class HttpSink extends QueuedSink {
       segmentBytes: config.spool.segmentBytes,
       onOverflow: (dropped) => options.reporter.spoolOverflow({ dropped_events: dropped.lines, dropped_bytes: dropped.bytes, max_bytes: config.spool.maxBytes }),
     });
+    // Bounded like the spool: a collector that rejects everything cannot fill the disk through it.
+    const deadLetter = new DeadLetterFile(path.join(spool.dir, 'dead-letter.jsonl'), config.spool.maxBytes);
+    options.reporter.deadLetterFile = deadLetter.file;
     const sender = new HttpSender(
       spool,
       {
@@ -41,6 +45,7 @@ export class HttpSink extends QueuedSink {
         batch: config.batch,
         retry: config.retry,
         timeoutMs: config.timeoutMs,
+        deadLetter,
         ...(config.caFile ? { ca: readCaFile(config.name, config.caFile) } : {}),
       },
       options.reporter,

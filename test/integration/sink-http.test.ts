@@ -4,6 +4,8 @@
  * drops its oldest events and says so (`sink.spool_overflow`, delivered too). Splunk HEC framing and
  * token. And a collector that never answers does not stall a real curl through the proxy.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import type { HttpSinkConfig, SinkConfig } from '../../src/sinks/sink-config.js';
@@ -95,6 +97,41 @@ describe('HTTP sink', () => {
     await collector.waitUntil(hasNumber(119));
     await proxy.stop();
     expect(receivedNumbers()).toEqual(range(0, 120));
+  });
+
+  it('sets aside an event the collector rejects for good (400) and delivers the ones behind it, in order', async () => {
+    collector.rejects = (body) => body.includes('"poison":true');
+    await collector.up('up');
+    const { proxy, log } = await startSinkProxy(workspace, [httpSink()]);
+    for (let n = 0; n < 200; n += 1) {
+      proxy.events.emit({ name: 'flow.denied', kind: 'event', outcome: 'failure', reason: 'test event', details: n === 37 || n === 150 ? { n, poison: true } : { n } });
+    }
+    await collector.waitUntil(hasNumber(199));
+    const report = await log.waitFor((event) => event.event.action === 'sink.dead_letter');
+    await proxy.stop();
+
+    expect(receivedNumbers()).toEqual(range(0, 200).filter((n) => n !== 37 && n !== 150));
+    const file = path.join(workspace.stateDir, 'spool', 'collector', 'dead-letter.jsonl');
+    const deadLetters = (await readFile(file, 'utf8')).trim().split('\n').map((line) => numberOf(JSON.parse(line)));
+    expect(deadLetters).toEqual([37, 150]);
+    expect(report.chokepoint.details).toMatchObject({ sink: 'collector', status: 'HTTP 400', file });
+    const setAside = log.named('sink.dead_letter').reduce((sum, event) => sum + Number(event.chokepoint.details?.dead_letter_events), 0);
+    expect(setAside).toBe(2);
+  });
+
+  it('keeps retrying (never dead-letters) a collector that refuses the token (401)', async () => {
+    let refusing = true;
+    // The collector's own auth check: 401 while `refusing`.
+    collector.authorize = () => !refusing;
+    await collector.up('up');
+    const { proxy, log } = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(proxy, 0, 50);
+    await collector.waitUntil(() => collector.unauthorized >= 5);
+    refusing = false;
+    await collector.waitUntil(hasNumber(49));
+    await proxy.stop();
+    expect(receivedNumbers()).toEqual(range(0, 50));
+    expect(log.named('sink.dead_letter')).toHaveLength(0);
   });
 
   it('drops the oldest events when the spool is full, and reports it in an event that is delivered too', async () => {
