@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { SpoolLock } from './spool-lock.js';
 
 /**
  * A durable, bounded, on-disk queue of lines: append-only segment files (`seg-<id>.log`) plus an
@@ -51,6 +52,7 @@ export class Spool {
   /** Sum of the segments' bytes, kept as it changes (checked once per appended line). */
   private bytesOnDisk = 0;
   private readonly appendListeners = new Set<() => void>();
+  private lock: SpoolLock | undefined;
 
   private constructor(
     readonly dir: string,
@@ -60,7 +62,14 @@ export class Spool {
   static async open(dir: string, options: SpoolOptions): Promise<Spool> {
     if (options.segmentBytes * 2 > options.maxBytes) throw new Error('spool segment_bytes must be at most half of max_bytes');
     const spool = new Spool(dir, options);
-    await spool.recover();
+    await mkdir(dir, { recursive: true });
+    spool.lock = await SpoolLock.acquire(dir);
+    try {
+      await spool.recover();
+    } catch (error) {
+      await spool.lock.release();
+      throw error;
+    }
     return spool;
   }
 
@@ -163,9 +172,13 @@ export class Spool {
   async close(): Promise<void> {
     const writer = this.writer;
     this.writer = undefined;
-    if (!writer) return;
-    await writer.handle.sync().catch(() => undefined);
-    await writer.handle.close();
+    if (writer) {
+      await writer.handle.sync().catch(() => undefined);
+      await writer.handle.close();
+    }
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
   }
 
   private segmentPath(id: number): string {
