@@ -31,6 +31,7 @@ export class HttpSink extends QueuedSink {
     const spool = await Spool.open(path.join(stateDir, 'spool', config.name), {
       maxBytes: config.spool.maxBytes,
       segmentBytes: config.spool.segmentBytes,
+      onWarning: (message) => options.reporter.error(message),
       onOverflow: (dropped) => options.reporter.spoolOverflow({ dropped_events: dropped.lines, dropped_bytes: dropped.bytes, max_bytes: config.spool.maxBytes }),
     });
     // Bounded like the spool: a collector that rejects everything cannot fill the disk through it.

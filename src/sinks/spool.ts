@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SpoolLock } from './spool-lock.js';
 
@@ -31,6 +31,8 @@ export interface SpoolOptions {
   /** A segment is closed and a new one started before it would grow past this. */
   segmentBytes: number;
   onOverflow: (dropped: { lines: number; bytes: number }) => void;
+  /** Something recovered from that a person should know about (a damaged acknowledgement file). */
+  onWarning?: (message: string) => void;
 }
 
 interface Segment {
@@ -164,7 +166,14 @@ export class Spool {
     this.segments = this.segments.filter((segment) => !obsolete.includes(segment));
     for (const segment of obsolete) this.bytesOnDisk -= segment.bytes;
     const file = path.join(this.dir, ACK_FILE);
-    await writeFile(`${file}.tmp`, JSON.stringify(this.ack));
+    // Synced before the rename: after a power cut the file is the old or the new position, never empty.
+    const handle = await open(`${file}.tmp`, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(this.ack));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(`${file}.tmp`, file);
     await Promise.all(obsolete.map((segment) => rm(this.segmentPath(segment.id), { force: true })));
   }
@@ -258,20 +267,40 @@ export class Spool {
     if (first && this.ack.segment < first.id) this.ack = { segment: first.id, offset: 0, index: 0 };
   }
 
+  /**
+   * The saved position; undefined when there is none. A damaged file (cut by a crash on a filesystem
+   * that does not order the rename after the data, edited by hand) is set aside as `ack.json.damaged`
+   * and everything still in the spool is sent again: duplicates a SIEM can spot by their chain hash,
+   * rather than a proxy that does not start or events skipped on a guess.
+   */
   private async readAck(): Promise<SpoolPosition | undefined> {
+    const file = path.join(this.dir, ACK_FILE);
     let text: string;
     try {
-      text = await readFile(path.join(this.dir, ACK_FILE), 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error(`${ACK_FILE} is not a JSON object`);
-    const { segment, offset } = parsed as Record<string, unknown>;
-    if (!Number.isSafeInteger(segment) || !Number.isSafeInteger(offset)) throw new Error(`${ACK_FILE} has no segment / offset`);
-    return { segment: segment as number, offset: offset as number, index: 0 };
+    const position = parseAck(text);
+    if (position) return position;
+    await rename(file, `${file}.damaged`);
+    this.options.onWarning?.(`${file} was damaged (kept as ${ACK_FILE}.damaged): every event still in the spool is sent again`);
+    return undefined;
   }
+}
+
+function parseAck(text: string): SpoolPosition | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { segment, offset } = parsed as Record<string, unknown>;
+  if (!Number.isSafeInteger(segment) || !Number.isSafeInteger(offset) || (segment as number) < 0 || (offset as number) < 0) return undefined;
+  return { segment: segment as number, offset: offset as number, index: 0 };
 }
 
 /** Complete lines at the start of `chunk`, at most `max`; `bytes` counts their newlines. */

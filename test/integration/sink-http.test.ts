@@ -4,7 +4,7 @@
  * drops its oldest events and says so (`sink.spool_overflow`, delivered too). Splunk HEC framing and
  * token. And a collector that never answers does not stall a real curl through the proxy.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
@@ -132,6 +132,21 @@ describe('HTTP sink', () => {
     await proxy.stop();
     expect(receivedNumbers()).toEqual(range(0, 50));
     expect(log.named('sink.dead_letter')).toHaveLength(0);
+  });
+
+  it('starts despite a damaged ack.json, sends the whole spool again and says so', async () => {
+    const first = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(first.proxy, 0, 100);
+    await first.proxy.stop();
+    await writeFile(path.join(workspace.stateDir, 'spool', 'collector', 'ack.json'), '{"segm');
+
+    await collector.up('up');
+    const second = await startSinkProxy(workspace, [httpSink()]);
+    const warning = await second.log.waitFor((event) => event.event.action === 'sink.error');
+    expect(warning.event.reason).toMatch(/ack\.json was damaged/);
+    await collector.waitUntil(hasNumber(99));
+    await second.proxy.stop();
+    expect(receivedNumbers()).toEqual(range(0, 100));
   });
 
   it('drops the oldest events when the spool is full, and reports it in an event that is delivered too', async () => {
