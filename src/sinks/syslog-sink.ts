@@ -6,8 +6,8 @@ import type { ChokepointEvent } from '../events/types.js';
 import { formatLine, type EventFormatter } from './format.js';
 import { QueuedSink, type QueueOptions } from './queued-sink.js';
 import { eventSeverity } from './severity.js';
-import type { SyslogSinkConfig } from './sink-config.js';
-import { formatSyslog, frameOctetCounted, type SyslogHeader } from './syslog-format.js';
+import { syslogMessageLimit, type SyslogSinkConfig } from './sink-config.js';
+import { formatSyslog, frameOctetCounted, truncateToBytes, type SyslogHeader } from './syslog-format.js';
 
 /**
  * RFC 5424 over UDP (RFC 5426), TCP (RFC 6587 octet counting) or TLS (RFC 5425). Asynchronous behind
@@ -18,15 +18,26 @@ import { formatSyslog, frameOctetCounted, type SyslogHeader } from './syslog-for
 export class SyslogSink extends QueuedSink {
   private readonly header: SyslogHeader;
   private readonly transport: SyslogTransport;
+  private readonly maxBytes: number;
 
   constructor(options: QueueOptions, private readonly formatter: EventFormatter, config: SyslogSinkConfig) {
     super(options);
     this.header = { facility: config.facility, appName: config.appName };
+    this.maxBytes = syslogMessageLimit(config);
     this.transport = config.transport === 'udp' ? new UdpTransport(config) : new StreamTransport(config);
   }
 
+  /**
+   * A message longer than the receiver takes is cut here, header and structured data (sequence, agent,
+   * flow, action, rule) intact, and the cut is reported: the receiver would cut it anyway, silently, or
+   * over TCP lose the framing of the messages after it.
+   */
   protected encode(event: ChokepointEvent): string {
-    return formatSyslog(event, eventSeverity(event), formatLine(event, this.formatter), this.header);
+    const message = formatSyslog(event, eventSeverity(event), formatLine(event, this.formatter), this.header);
+    const cut = truncateToBytes(message, this.maxBytes);
+    if (cut === undefined) return message;
+    this.options.reporter.error(`event ${event.event.sequence} (${event.event.action}) was longer than max_message_bytes ${this.maxBytes}: its JSON was cut`);
+    return cut;
   }
 
   protected async deliver(lines: string[]): Promise<void> {

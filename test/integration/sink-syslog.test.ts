@@ -76,15 +76,45 @@ describe.skipIf(unavailable !== undefined)(`syslog sink against rsyslogd${unavai
     );
   });
 
-  it('drops (and counts) a message too large for a UDP datagram instead of retrying it forever', async () => {
+  it('cuts a message over 2048 octets for UDP (RFC 5426) at a character boundary, says so, and delivers the rest', async () => {
     const { proxy, log } = await startSinkProxy(workspace, [base('cp-udpbig', { transport: 'udp', port: rsyslog.udpPort })]);
     try {
-      proxy.events.emit({ name: 'flow.denied', reason: 'oversized', details: { n: -1, pad: 'x'.repeat(70_000) } });
+      // 3-octet characters, so the cut falls inside one unless it is made at a boundary.
+      proxy.events.emit({ name: 'flow.denied', reason: 'oversized', details: { n: -1, pad: '€'.repeat(2_000) } });
       emitNumbered(proxy, 0, 5);
-      const messages = await rsyslog.waitFor(numbered('cp-udpbig'), 5);
-      expect(messages.map((message) => numberOf(JSON.parse(message.msg)))).toEqual(range(0, 5));
-      const dropped = await log.waitFor((event) => event.event.action === 'sink.dropped');
-      expect(dropped.chokepoint.details).toMatchObject({ sink: 'cp-udpbig', dropped_events: 1 });
+      const [cut, ...rest] = await rsyslog.waitFor(numbered('cp-udpbig'), 6);
+      expect(rest.map((message) => numberOf(JSON.parse(message.msg)))).toEqual(range(0, 5));
+      // The header and structured data survive; the JSON is cut, within the limit, on a whole character.
+      expect(cut?.structuredData).toMatch(/^\[chokepoint@32473 seq="\d+" kind="event"\]$/);
+      expect(cut?.msg).toMatch(/^\{.*€$/);
+      expect(Buffer.byteLength(cut?.msg ?? '')).toBeLessThan(2048);
+      const error = await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === 'cp-udpbig');
+      expect(error.event.reason).toMatch(/longer than max_message_bytes 2048/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('frames multibyte messages by octets over TCP, and cuts one over max_message_bytes without losing the framing', async () => {
+    const name = 'cp-tcputf8';
+    const { proxy, log } = await startSinkProxy(workspace, [base(name, { transport: 'tcp', port: rsyslog.tcpPort, maxMessageBytes: 4096 })]);
+    const text = 'ünïcødé 🙂 日本語 ';
+    try {
+      for (let n = 0; n < 30; n += 1) {
+        proxy.events.emit({ name: 'flow.denied', reason: 'multibyte', details: n === 10 ? { n, pad: '🙂'.repeat(2_000) } : { n, text: text.repeat(n + 1) } });
+      }
+      const messages = await rsyslog.waitFor(numbered(name), 30);
+      for (const [index, message] of messages.entries()) {
+        expect(Buffer.byteLength(message.msg)).toBeLessThan(4096);
+        expect(message.msg).not.toContain('\uFFFD');
+        if (index === 10) {
+          expect(message.msg).toMatch(/🙂$/);
+          continue;
+        }
+        const details = (JSON.parse(message.msg) as { chokepoint: { details: { n: number; text: string } } }).chokepoint.details;
+        expect(details).toEqual({ n: index, text: text.repeat(index + 1) });
+      }
+      await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === name);
     } finally {
       await proxy.stop();
     }
