@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { PartialDelivery } from './queued-sink.js';
 import { SpoolLock } from './spool-lock.js';
 
 /**
@@ -37,7 +38,7 @@ export interface SpoolOptions {
 
 interface Segment {
   id: number;
-  /** Bytes and lines assigned to the segment (written, or being written by the current append). */
+  /** Bytes and lines written to the segment. */
   bytes: number;
   lines: number;
 }
@@ -93,31 +94,56 @@ export class Spool {
     return () => this.appendListeners.delete(listener);
   }
 
-  /** Appends `lines` (none holds a newline), in order. Callers serialise appends. */
+  /**
+   * Appends `lines` (none holds a newline), in order. Callers serialise appends. A segment counts a
+   * line only once it is written: the sender never reads (and acknowledges past) bytes a failed write
+   * (ENOSPC) is about to cut off again. Lines written before a failure are not appended twice: the
+   * error is then a PartialDelivery saying how many got in.
+   */
   async append(lines: readonly string[]): Promise<void> {
     const dropped = { lines: 0, bytes: 0 };
+    let written = 0;
     let group: string[] = [];
+    let groupBytes = 0;
     const writeGroup = async (): Promise<void> => {
-      if (group.length === 0 || !this.writer) return;
-      const data = Buffer.from(`${group.join('\n')}\n`);
+      const segment = this.segments.at(-1);
+      if (group.length === 0 || !this.writer || !segment) return;
+      const handle = this.writer.handle;
+      try {
+        await writeFully(handle, Buffer.from(`${group.join('\n')}\n`));
+      } catch (error) {
+        // Cut what reached the file: the retry then appends these lines once, whole.
+        await handle.truncate(segment.bytes).catch(async () => {
+          // Cannot cut: the torn tail lies beyond what the segment counts, so it is never read; new
+          // lines go to a fresh segment.
+          this.writer = undefined;
+          await handle.close().catch(() => undefined);
+        });
+        throw error;
+      }
+      segment.bytes += groupBytes;
+      segment.lines += group.length;
+      this.bytesOnDisk += groupBytes;
+      written += group.length;
       group = [];
-      await writeFully(this.writer.handle, data);
+      groupBytes = 0;
     };
     try {
       for (const line of lines) {
         const bytes = Buffer.byteLength(line) + 1;
-        let current = this.segments.at(-1);
-        if (!this.writer || !current || current.id !== this.writer.id || (current.bytes > 0 && current.bytes + bytes > this.options.segmentBytes)) {
+        const current = this.segments.at(-1);
+        const size = (current?.bytes ?? 0) + groupBytes;
+        if (!this.writer || !current || current.id !== this.writer.id || (size > 0 && size + bytes > this.options.segmentBytes)) {
           await writeGroup();
-          current = await this.startSegment();
+          await this.startSegment();
         }
-        if (this.bytesOnDisk + bytes > this.options.maxBytes) await this.makeRoom(bytes, dropped);
+        if (this.bytesOnDisk + groupBytes + bytes > this.options.maxBytes) await this.makeRoom(groupBytes + bytes, dropped);
         group.push(line);
-        current.bytes += bytes;
-        current.lines += 1;
-        this.bytesOnDisk += bytes;
+        groupBytes += bytes;
       }
       await writeGroup();
+    } catch (error) {
+      throw written > 0 ? new PartialDelivery(written, error) : error;
     } finally {
       if (dropped.lines > 0) this.options.onOverflow(dropped);
       for (const listener of this.appendListeners) listener();
@@ -194,18 +220,18 @@ export class Spool {
     return path.join(this.dir, `seg-${String(id).padStart(12, '0')}.log`);
   }
 
-  private async startSegment(): Promise<Segment> {
-    if (this.writer) await this.writer.handle.close();
+  private async startSegment(): Promise<void> {
+    const previous = this.writer;
+    this.writer = undefined;
+    if (previous) await previous.handle.close();
     const id = this.nextId++;
     this.writer = { id, handle: await open(this.segmentPath(id), 'a') };
-    const segment = { id, bytes: 0, lines: 0 };
-    this.segments.push(segment);
-    return segment;
+    this.segments.push({ id, bytes: 0, lines: 0 });
   }
 
   /** Drops the oldest segments (never the one being written) until `bytes` more fit in the bound. */
   private async makeRoom(bytes: number, dropped: { lines: number; bytes: number }): Promise<void> {
-    while (this.totalBytes + bytes > this.options.maxBytes && this.segments.length > 1) {
+    while (this.bytesOnDisk + bytes > this.options.maxBytes && this.segments.length > 1) {
       const oldest = this.segments.shift();
       if (!oldest) break;
       this.bytesOnDisk -= oldest.bytes;
