@@ -24,6 +24,8 @@ export class Collector {
   rejects: ((body: string) => boolean) | undefined;
   /** Requests answered 400 by `rejects`. */
   rejected = 0;
+  /** Set: every request is answered 307 to this URL (a collector that moved, or a hostile redirect). */
+  redirectTo: string | undefined;
   /** False answers 401 (a token the SIEM does not take). */
   authorize: () => boolean = () => true;
   unauthorized = 0;
@@ -60,6 +62,10 @@ export class Collector {
         const batch = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         const answer = (): void => {
           if (res.destroyed) return;
+          if (this.redirectTo !== undefined) {
+            res.writeHead(307, { location: this.redirectTo }).end(() => this.notify());
+            return;
+          }
           if (!this.authorize()) {
             this.unauthorized += 1;
             res.writeHead(401).end('{"text":"Invalid token","code":4}', () => this.notify());

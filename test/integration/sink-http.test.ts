@@ -134,6 +134,33 @@ describe('HTTP sink', () => {
     expect(log.named('sink.dead_letter')).toHaveLength(0);
   });
 
+  it('does not follow a redirect to another host (the token stays home) and keeps the events until the collector answers', async () => {
+    const token = 'test-token-redirect-9a1';
+    process.env.CHOKEPOINT_TEST_REDIRECT_TOKEN = token;
+    const elsewhere = await Collector.reserve();
+    try {
+      await elsewhere.up('up');
+      // Another origin (another port): were the redirect followed, it would see the request and its token.
+      collector.redirectTo = `http://127.0.0.1:${elsewhere.port}/steal`;
+      await collector.up('up');
+      const { proxy, log } = await startSinkProxy(workspace, [httpSink({ tokenEnv: 'CHOKEPOINT_TEST_REDIRECT_TOKEN' })]);
+      emitNumbered(proxy, 0, 20);
+      const error = await log.waitFor((event) => event.event.action === 'sink.error');
+      expect(error.event.reason).toMatch(/HTTP 307/);
+      await collector.waitUntil(() => collector.requestsSeen >= 3);
+      collector.redirectTo = undefined;
+      await collector.waitUntil(hasNumber(19));
+      await proxy.stop();
+      expect(receivedNumbers()).toEqual(range(0, 20));
+      expect(elsewhere.requestsSeen).toBe(0);
+      expect(log.named('sink.dead_letter')).toHaveLength(0);
+      expect(log.events.some((event) => JSON.stringify(event).includes(token))).toBe(false);
+    } finally {
+      delete process.env.CHOKEPOINT_TEST_REDIRECT_TOKEN;
+      await elsewhere.down();
+    }
+  });
+
   it('starts despite a damaged ack.json, sends the whole spool again and says so', async () => {
     const first = await startSinkProxy(workspace, [httpSink()]);
     emitNumbered(first.proxy, 0, 100);
