@@ -27,7 +27,9 @@ export class HttpSink extends QueuedSink {
   }
 
   static async create(options: QueueOptions, formatter: EventFormatter, config: HttpSinkConfig, stateDir: string): Promise<HttpSink> {
+    // Everything that can fail on a bad file is read before the spool (and its lock) is taken.
     const headers = requestHeaders(config);
+    const ca = config.caFile ? readCaFile(config.name, config.caFile) : undefined;
     const spool = await Spool.open(path.join(stateDir, 'spool', config.name), {
       maxBytes: config.spool.maxBytes,
       segmentBytes: config.spool.segmentBytes,
@@ -47,7 +49,7 @@ export class HttpSink extends QueuedSink {
         retry: config.retry,
         timeoutMs: config.timeoutMs,
         deadLetter,
-        ...(config.caFile ? { ca: readCaFile(config.name, config.caFile) } : {}),
+        ...(ca ? { ca } : {}),
       },
       options.reporter,
     );

@@ -224,6 +224,16 @@ describe('HTTP sink', () => {
     }
   });
 
+  it('a start refused for an unreadable ca_file leaves the spool free for the next start', async () => {
+    const missing = path.join(workspace.dir, 'no-such-ca.pem');
+    await expect(startSinkProxy(workspace, [httpSink({ url: collector.url.replace('http:', 'https:'), caFile: missing })])).rejects.toThrow(/cannot read ca_file/);
+    await collector.up('up');
+    const { proxy } = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(proxy, 0, 3);
+    await collector.waitUntil(hasNumber(2));
+    await proxy.stop();
+  });
+
   it('refuses to start when the token variable is missing, naming the variable but no value', async () => {
     await expect(startSinkProxy(workspace, [httpSink({ tokenEnv: 'CHOKEPOINT_TEST_NO_SUCH_TOKEN' })])).rejects.toThrow(/CHOKEPOINT_TEST_NO_SUCH_TOKEN/);
   });
