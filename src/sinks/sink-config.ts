@@ -86,6 +86,8 @@ const syslogSink = z
     cert_file: nonEmpty('cert_file').optional(),
     key_file: nonEmpty('key_file').optional(),
     reconnect_ms: timerMs(1_000),
+    /** A TCP / TLS server that takes no bytes for this long is given up on: the connection is re-opened. */
+    write_timeout_ms: timerMs(30_000),
     /** Longest message sent (octets, header included); longer ones are cut. Default: see syslogMessageLimit. */
     max_message_bytes: z.int().min(480).max(1_048_576).optional(),
   })
@@ -185,6 +187,8 @@ export type SyslogSinkConfig = SinkCommon & {
   certFile?: string;
   keyFile?: string;
   reconnectMs: number;
+  /** Absent: 30 s. */
+  writeTimeoutMs?: number;
   /** Absent: the transport's default (syslogMessageLimit). */
   maxMessageBytes?: number;
 };
@@ -253,6 +257,7 @@ function toSinkConfig(raw: RawSink, index: number): SinkConfig {
         facility: raw.facility,
         appName: raw.app_name,
         reconnectMs: raw.reconnect_ms,
+        writeTimeoutMs: raw.write_timeout_ms,
         ...(raw.max_message_bytes ? { maxMessageBytes: raw.max_message_bytes } : {}),
         ...(raw.ca_file ? { caFile: raw.ca_file } : {}),
         ...(raw.cert_file ? { certFile: raw.cert_file } : {}),

@@ -55,6 +55,7 @@ export class SyslogSink extends QueuedSink {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 interface SyslogTransport {
   /** Sends every message, or rejects; `oversized` counts messages that can never be sent. */
@@ -111,11 +112,27 @@ class StreamTransport implements SyslogTransport {
     }
   }
 
+  /**
+   * Resolves once the kernel took the batch. A server that takes nothing for `write_timeout_ms` (gone
+   * without a FIN, or stopped reading) costs this connection: it is destroyed and the batch is tried
+   * again on a new one, rather than waiting out the kernel's retransmission timeout (many minutes)
+   * while every event is dropped.
+   */
   async send(messages: string[]): Promise<{ oversized: number }> {
     const socket = this.socket ?? (await this.connect());
     const data = messages.map(frameOctetCounted).join('');
+    const timeoutMs = this.config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
-      socket.write(data, (error) => (error ? reject(error) : resolve()));
+      const timer = setTimeout(() => {
+        if (this.socket === socket) this.socket = undefined;
+        socket.destroy();
+        reject(new Error(`server took nothing for ${timeoutMs} ms; reconnecting`));
+      }, timeoutMs);
+      socket.write(data, (error) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      });
     });
     return { oversized: 0 };
   }

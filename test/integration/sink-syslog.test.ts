@@ -186,4 +186,44 @@ describe('syslog sink with a server that stops reading', () => {
       await proxy.stop();
     }
   });
+
+  it('gives up a connection the server takes nothing on (write_timeout_ms) and delivers on a new one', async () => {
+    let reading = false;
+    const received: string[] = [];
+    const server = await tcpUpstream((socket) => {
+      if (!reading) socket.pause();
+      else socket.setEncoding('utf8').on('data', (text: string) => received.push(text));
+    });
+    const sink: SinkConfig = { type: 'syslog', name: 'stalled', format: 'ecs', queueMax: 1_000, transport: 'tcp', host: '127.0.0.1', port: server.port, facility: 16, appName: 'stalled', reconnectMs: 50, writeTimeoutMs: 300 };
+    const { proxy, log } = await startSinkProxy(workspace, [sink]);
+    try {
+      const pad = 'p'.repeat(4_000);
+      // Until the kernel's buffers are full and the first connection is given up.
+      for (let slice = 0; slice < 20_000 && server.connections < 2; slice += 1) {
+        for (let n = 0; n < 20; n += 1) proxy.events.emit({ name: 'flow.denied', reason: 'filler', details: { n, pad } });
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      reading = true;
+      const error = await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === 'stalled');
+      expect(error.event.reason).toMatch(/took nothing for 300 ms/);
+      // New connections are read: an event sent now arrives.
+      const marker = 'after-the-stall-5c2e';
+      await new Promise<void>((resolve, reject) => {
+        const check = setInterval(() => {
+          if (received.join('').includes(marker)) {
+            clearInterval(check);
+            resolve();
+          } else proxy.events.emit({ name: 'flow.denied', reason: marker, details: { n: -1 } });
+        }, 200);
+        setTimeout(() => {
+          clearInterval(check);
+          reject(new Error('nothing arrived on a new connection'));
+        }, 20_000);
+      });
+      expect(server.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.stop();
+      await server.close();
+    }
+  });
 });
