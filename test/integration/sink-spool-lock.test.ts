@@ -76,7 +76,8 @@ describe('the spool lock', () => {
     await third.waitForStderr(/listening \(http 127\.0\.0\.1:\d+/);
     expect((await readFile(lock, 'utf8')).trim()).toBe(String(third.child.pid));
     third.child.kill('SIGTERM');
-    expect((await third.exited).code).toBe(0);
+    const stopped = await third.exited;
+    expect({ code: stopped.code, signal: stopped.signal }, stopped.stderr).toEqual({ code: 0, signal: null });
     // A clean stop releases it.
     expect(existsSync(lock)).toBe(false);
   });
