@@ -37,6 +37,7 @@ export const LIFECYCLE_EVENT_NAMES = [
   'sink.error',
   'sink.dropped',
   'sink.spool_overflow',
+  'sink.dead_letter',
   'ssh.host_key',
   'ssh.command',
   'ssh.refused',

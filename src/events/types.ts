@@ -36,6 +36,8 @@ export type EventName =
   | 'sink.error'
   | 'sink.dropped'
   | 'sink.spool_overflow'
+  /** An HTTP sink set aside events its collector rejected as malformed (400/413/422), after retries. */
+  | 'sink.dead_letter'
   /** SSH interception (intercept: ssh): the proxy's host key, programs run, requests refused, upstream failures. */
   | 'ssh.host_key'
   | 'ssh.command'

@@ -8,6 +8,9 @@ import { SinkReporter, type EmitEvent } from './reporter.js';
 import type { SinkConfig } from './sink-config.js';
 import { SyslogSink } from './syslog-sink.js';
 
+/** Longest wait between reconnection attempts to a syslog server that stays down. */
+const SYSLOG_RECONNECT_MAX_MS = 30_000;
+
 /** A sink that cannot be set up (unreadable CA or token, unusable spool): the proxy does not start. */
 export class SinkSetupError extends Error {}
 
@@ -48,7 +51,7 @@ async function createSink(config: SinkConfig, stateDir: string, emit: EmitEvent,
       return new FileSink(queue, formatter, { path: config.path, fsync: config.fsync === 'batch', ...(config.rotate ? { rotation: config.rotate } : {}) });
     case 'syslog':
       try {
-        return new SyslogSink({ ...queue, batchMax: 100, retryMs: config.reconnectMs, flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000 }, formatter, config);
+        return new SyslogSink({ ...queue, batchMax: 100, retryMs: config.reconnectMs, retryMaxMs: Math.max(config.reconnectMs, SYSLOG_RECONNECT_MAX_MS), flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000 }, formatter, config);
       } catch (error) {
         throw new Error(`sink ${config.name}: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -1,7 +1,21 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Spool } from './spool.js';
+import type { DeadLetterFile } from './dead-letter.js';
+import type { Spool, SpoolBatch } from './spool.js';
 import type { SinkReporter } from './reporter.js';
+
+/**
+ * Answers that say "this content is wrong", not "try later" or "you are not let in": the batch will
+ * never be taken as it is. Auth failures (401/403), a wrong path (404), throttling (429), redirects
+ * (never followed: the token must not go to another host) and 5xx are retried forever instead, since
+ * the operator can fix them and the events are fine; dead-lettering them would empty the spool.
+ */
+const REJECTED_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+
+/** A single line rejected this many times in a row goes to the dead-letter file. */
+export const REJECTIONS_BEFORE_DEAD_LETTER = 3;
+
+type PostOutcome = { kind: 'delivered' } | { kind: 'failed'; problem: string } | { kind: 'rejected'; status: number; problem: string };
 
 export interface SenderOptions {
   url: string;
@@ -13,12 +27,16 @@ export interface SenderOptions {
   timeoutMs: number;
   /** CA certificates (PEM) trusted for an https:// collector instead of the system store. */
   ca?: Buffer;
+  /** Where a line rejected for good goes (see REJECTED_STATUSES). */
+  deadLetter: DeadLetterFile;
 }
 
 /**
  * Delivers spooled lines in order, one batch in flight at a time, and acknowledges a batch only after a
  * 2xx: a refused, failed or timed-out batch is sent again (the same lines, from the spool) after an
- * exponential backoff with jitter, for as long as it takes. Nothing here ever waits on the proxy's
+ * exponential backoff with jitter, for as long as it takes. A batch rejected as malformed (400, 413,
+ * 422) is halved until the line at fault is alone; that line, rejected REJECTIONS_BEFORE_DEAD_LETTER
+ * times, moves to the dead-letter file (reported as `sink.dead_letter`) so the lines behind it flow. Nothing here ever waits on the proxy's
  * hot path: the proxy only appends to the spool.
  */
 export class HttpSender {
@@ -61,19 +79,22 @@ export class HttpSender {
 
   private async run(): Promise<void> {
     let failures = 0;
+    /** Lines per batch: the configured maximum, halved while the collector rejects batches. */
+    let limit = this.options.batch.maxEvents;
+    let rejections = 0;
     while (!this.stopped) {
       if (this.spool.pendingLines === 0) {
         await this.sleep(undefined);
         continue;
       }
       // Gather a batch: send at once when it is full, otherwise after the interval.
-      if (this.spool.pendingLines < this.options.batch.maxEvents && failures === 0) {
+      if (this.spool.pendingLines < this.options.batch.maxEvents && failures === 0 && rejections === 0 && limit === this.options.batch.maxEvents) {
         await this.sleep(this.options.batch.intervalMs, () => this.spool.pendingLines >= this.options.batch.maxEvents);
         if (this.stopped) break;
       }
       let batch;
       try {
-        batch = await this.spool.read(this.options.batch.maxEvents, this.options.batch.maxBytes);
+        batch = await this.spool.read(limit, this.options.batch.maxBytes);
       } catch (error) {
         this.reporter.error(`spool read: ${error instanceof Error ? error.message : String(error)}`);
         await this.sleep(this.backoff(++failures));
@@ -85,37 +106,75 @@ export class HttpSender {
         await this.sleep(this.spool.pendingLines > 0 ? 10 : undefined);
         continue;
       }
-      const problem = await this.post(batch.lines);
+      const outcome = await this.post(batch.lines);
       if (this.stopped) break;
-      if (problem === undefined) {
+      if (outcome.kind === 'delivered') {
         failures = 0;
+        rejections = 0;
+        limit = Math.min(this.options.batch.maxEvents, limit * 2);
         this.delivered += 1;
-        await this.spool.acknowledge(batch.end).catch((error: unknown) =>
-          this.reporter.error(`spool acknowledge: ${error instanceof Error ? error.message : String(error)}`),
-        );
-      } else {
-        this.reporter.error(problem);
-        await this.sleep(this.backoff(++failures));
+        await this.acknowledge(batch.end);
+        continue;
       }
+      this.reporter.error(outcome.problem);
+      if (outcome.kind === 'failed') {
+        await this.sleep(this.backoff(++failures));
+        continue;
+      }
+      failures = 0;
+      if (batch.lines.length > 1) {
+        // Which line is at fault is unknown: halve until it is alone; the good halves go through.
+        limit = Math.ceil(batch.lines.length / 2);
+        rejections = 0;
+        continue;
+      }
+      rejections += 1;
+      if (rejections < REJECTIONS_BEFORE_DEAD_LETTER) {
+        await this.sleep(this.backoff(rejections));
+        continue;
+      }
+      rejections = 0;
+      if (await this.setAside(batch.lines[0] ?? '', outcome.status)) await this.acknowledge(batch.end);
+      else await this.sleep(this.backoff(++failures));
     }
   }
 
+  /** Moves a line rejected for good to the dead-letter file; false when it could not be written (retried). */
+  private async setAside(line: string, status: number): Promise<boolean> {
+    let kept: boolean;
+    try {
+      kept = await this.options.deadLetter.append(line);
+    } catch (error) {
+      this.reporter.error(`dead-letter file: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    this.reporter.deadLettered(`HTTP ${status}`, kept);
+    return true;
+  }
+
+  private async acknowledge(end: SpoolBatch['end']): Promise<void> {
+    await this.spool.acknowledge(end).catch((error: unknown) =>
+      this.reporter.error(`spool acknowledge: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
+
   /**
-   * POSTs one batch. Undefined on a 2xx; otherwise what went wrong, as a status or an error code (never
-   * a header: the token must not reach an event). A collector that does not answer within `timeoutMs`
-   * (for the whole exchange) is a failure like any other.
+   * POSTs one batch; what went wrong is said as a status or an error code (never a header: the token
+   * must not reach an event). A collector that does not answer within `timeoutMs` (for the whole
+   * exchange) is a failure like any other. Redirects are not followed.
    */
-  private post(lines: string[]): Promise<string | undefined> {
+  private post(lines: string[]): Promise<PostOutcome> {
     const body = Buffer.from(this.options.body(lines));
     const transport = this.url.protocol === 'https:' ? https : http;
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (problem: string | undefined): void => {
+      const settle = (outcome: PostOutcome): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve(problem);
+        resolve(outcome);
       };
+      const fail = (problem: string): void => settle({ kind: 'failed', problem });
       const request = transport.request(
         this.url,
         { method: 'POST', agent: this.agent, headers: { ...this.options.headers, 'content-length': body.length }, signal: this.stopController.signal },
@@ -123,15 +182,20 @@ export class HttpSender {
           const status = response.statusCode ?? 0;
           // Read the answer to its end so the connection can carry the next batch.
           response.resume();
-          response.once('end', () => settle(status >= 200 && status < 300 ? undefined : `receiver answered HTTP ${status}`));
-          response.once('error', () => settle('receiver cut its answer short'));
+          response.once('end', () => {
+            const problem = `receiver answered HTTP ${status}`;
+            if (status >= 200 && status < 300) settle({ kind: 'delivered' });
+            else if (REJECTED_STATUSES.has(status)) settle({ kind: 'rejected', status, problem: `${problem} (rejected ${lines.length} event(s))` });
+            else fail(problem);
+          });
+          response.once('error', () => fail('receiver cut its answer short'));
         },
       );
       const timer = setTimeout(() => {
-        settle(`receiver did not answer within ${this.options.timeoutMs} ms`);
+        fail(`receiver did not answer within ${this.options.timeoutMs} ms`);
         request.destroy();
       }, this.options.timeoutMs);
-      request.once('error', (error: NodeJS.ErrnoException) => settle(`cannot deliver: ${error.code ?? error.message}`));
+      request.once('error', (error: NodeJS.ErrnoException) => fail(`cannot deliver: ${error.code ?? error.message}`));
       request.end(body);
     });
   }

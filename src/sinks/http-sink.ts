@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ChokepointEvent } from '../events/types.js';
+import { DeadLetterFile } from './dead-letter.js';
 import { formatLine, type EventFormatter } from './format.js';
 import { HttpSender } from './http-sender.js';
 import { QueuedSink, type QueueOptions } from './queued-sink.js';
@@ -26,12 +27,18 @@ export class HttpSink extends QueuedSink {
   }
 
   static async create(options: QueueOptions, formatter: EventFormatter, config: HttpSinkConfig, stateDir: string): Promise<HttpSink> {
+    // Everything that can fail on a bad file is read before the spool (and its lock) is taken.
     const headers = requestHeaders(config);
+    const ca = config.caFile ? readCaFile(config.name, config.caFile) : undefined;
     const spool = await Spool.open(path.join(stateDir, 'spool', config.name), {
       maxBytes: config.spool.maxBytes,
       segmentBytes: config.spool.segmentBytes,
+      onWarning: (message) => options.reporter.error(message),
       onOverflow: (dropped) => options.reporter.spoolOverflow({ dropped_events: dropped.lines, dropped_bytes: dropped.bytes, max_bytes: config.spool.maxBytes }),
     });
+    // Bounded like the spool: a collector that rejects everything cannot fill the disk through it.
+    const deadLetter = new DeadLetterFile(path.join(spool.dir, 'dead-letter.jsonl'), config.spool.maxBytes);
+    options.reporter.deadLetterFile = deadLetter.file;
     const sender = new HttpSender(
       spool,
       {
@@ -41,7 +48,8 @@ export class HttpSink extends QueuedSink {
         batch: config.batch,
         retry: config.retry,
         timeoutMs: config.timeoutMs,
-        ...(config.caFile ? { ca: readCaFile(config.name, config.caFile) } : {}),
+        deadLetter,
+        ...(ca ? { ca } : {}),
       },
       options.reporter,
     );

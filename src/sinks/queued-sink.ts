@@ -18,6 +18,11 @@ export interface QueueOptions {
   batchMax: number;
   /** Wait after a failed delivery before trying the same lines again. */
   retryMs: number;
+  /**
+   * Set for network destinations: the wait doubles with each failure in a row up to this, with
+   * jitter, so a fleet of proxies does not reconnect in lockstep to a SIEM that is coming back.
+   */
+  retryMaxMs?: number;
   reporter: SinkReporter;
   /**
    * Longest `flush` waits for a network destination that takes nothing (a syslog server that stopped
@@ -108,12 +113,15 @@ export abstract class QueuedSink implements ManagedSink {
   }
 
   private async drain(): Promise<void> {
+    let failures = 0;
     while (this.queue.length > 0 && !this.closed) {
       const batch = this.queue.splice(0, this.options.batchMax);
       try {
         await this.deliver(batch);
         this.failing = false;
+        failures = 0;
       } catch (error) {
+        failures += 1;
         if (this.closed) break;
         this.failing = true;
         // Lines a partial delivery already wrote are not written again (no duplicates on retry).
@@ -121,7 +129,7 @@ export abstract class QueuedSink implements ManagedSink {
         this.queue.unshift(...batch.slice(done));
         this.options.reporter.error(describe(error instanceof PartialDelivery ? error.cause : error));
         this.wakeIdle();
-        await this.waitRetry();
+        await this.waitRetry(retryDelay(failures, this.options.retryMs, this.options.retryMaxMs));
       }
     }
     this.running = false;
@@ -134,9 +142,9 @@ export abstract class QueuedSink implements ManagedSink {
     for (const resolve of waiters) resolve();
   }
 
-  private waitRetry(): Promise<void> {
+  private waitRetry(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.retryTimer = { timer: setTimeout(resolve, this.options.retryMs), resolve };
+      this.retryTimer = { timer: setTimeout(resolve, ms), resolve };
     });
   }
 
@@ -146,6 +154,16 @@ export abstract class QueuedSink implements ManagedSink {
     this.retryTimer.resolve();
     this.retryTimer = undefined;
   }
+}
+
+/**
+ * The wait before retry number `failures` (1-based): `baseMs` when there is no `maxMs`; otherwise
+ * doubling from `baseMs` up to `maxMs`, with "equal jitter" (half fixed, half random).
+ */
+export function retryDelay(failures: number, baseMs: number, maxMs: number | undefined, random: () => number = Math.random): number {
+  if (maxMs === undefined || maxMs <= baseMs) return baseMs;
+  const step = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
+  return Math.max(baseMs, step / 2 + random() * (step / 2));
 }
 
 /** An error's message without its stack; secrets never reach here (callers pass codes and statuses). */

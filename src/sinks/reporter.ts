@@ -55,6 +55,10 @@ class Throttle {
 export class SinkReporter {
   private readonly errors: Throttle;
   private readonly drops: Throttle;
+  private readonly deadLetters: Throttle;
+  private readonly deadLettersLost: Throttle;
+  /** Where dead letters go (set by an HTTP sink), for the report. */
+  deadLetterFile = '';
   private closed = false;
 
   private readonly emit: EmitEvent;
@@ -78,6 +82,24 @@ export class SinkReporter {
     this.drops = new Throttle(intervalMs, (count) =>
       this.emit({ name: 'sink.dropped', kind: 'alert', outcome: 'failure', reason: `sink ${sink}: dropped ${count} events (queue full)`, details: { sink, dropped_events: count } }),
     );
+    this.deadLetters = new Throttle(intervalMs, (count, status) =>
+      this.emit({
+        name: 'sink.dead_letter',
+        kind: 'alert',
+        outcome: 'failure',
+        reason: `sink ${sink}: the collector rejected ${count} event(s) for good (${status}); kept in ${this.deadLetterFile}`,
+        details: { sink, dead_letter_events: count, file: this.deadLetterFile, status },
+      }),
+    );
+    this.deadLettersLost = new Throttle(intervalMs, (count, status) =>
+      this.emit({
+        name: 'sink.dead_letter',
+        kind: 'alert',
+        outcome: 'failure',
+        reason: `sink ${sink}: the collector rejected ${count} event(s) for good (${status}) and the dead-letter file is full: lost`,
+        details: { sink, lost_events: count, file: this.deadLetterFile, status },
+      }),
+    );
   }
 
   /** A delivery failure; `message` must hold no secret (callers pass status codes and error codes). */
@@ -88,6 +110,11 @@ export class SinkReporter {
   /** Events this sink had to leave out because its queue was full. */
   droppedEvents(count: number): void {
     if (!this.closed && count > 0) this.drops.add(count, '');
+  }
+
+  /** An event the collector rejected for good was set aside (`kept`) or, the dead-letter file being full, lost. */
+  deadLettered(status: string, kept: boolean): void {
+    if (!this.closed) (kept ? this.deadLetters : this.deadLettersLost).add(1, status);
   }
 
   /** The durable spool hit its bound and discarded its oldest undelivered events: never silent. */
@@ -104,7 +131,11 @@ export class SinkReporter {
     if (this.closed) return;
     this.errors.stop();
     this.drops.stop();
+    this.deadLetters.stop();
+    this.deadLettersLost.stop();
     this.drops.flush();
+    this.deadLetters.flush();
+    this.deadLettersLost.flush();
     this.errors.flush();
     this.closed = true;
   }

@@ -68,14 +68,30 @@ export class RotatingFile {
     await handle.close();
   }
 
+  /**
+   * Writes `chunk` whole or not at all: a disk that fills up (ENOSPC) mid-chunk has taken part of a
+   * line; that part is cut off again, so the retry does not leave a torn line (and the lines before
+   * it twice) in the log that verify-log reads.
+   */
   private async writeAll(chunk: string): Promise<void> {
     const handle = this.handle;
     if (!handle) throw new Error('file is not open');
     const data = Buffer.from(chunk);
     let offset = 0;
-    while (offset < data.length) {
-      const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-      offset += bytesWritten;
+    try {
+      while (offset < data.length) {
+        const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+        offset += bytesWritten;
+      }
+    } catch (error) {
+      if (offset > 0) {
+        await handle.truncate(this.size).catch(async () => {
+          // Cannot cut it: a fresh handle at the next append re-reads the size (the torn part stays).
+          this.handle = undefined;
+          await handle.close().catch(() => undefined);
+        });
+      }
+      throw error;
     }
   }
 

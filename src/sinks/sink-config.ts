@@ -20,6 +20,18 @@ export const FACILITIES: Record<string, number> = {
   local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
 };
 
+/** Largest UDP payload over IPv4 (65,535 minus the IP and UDP headers). */
+const UDP_PAYLOAD_MAX = 65_507;
+
+/**
+ * What a receiver takes without cutting on its own: RFC 5426 asks every UDP receiver for 2048 octets
+ * (more is fragmented and often cut); over TCP / TLS 8 KiB, rsyslog's default maxMessageSize — past
+ * its limit a receiver truncates, or with octet counting may lose the framing of what follows.
+ */
+export function syslogMessageLimit(config: Pick<SyslogSinkConfig, 'transport' | 'maxMessageBytes'>): number {
+  return config.maxMessageBytes ?? (config.transport === 'udp' ? 2048 : 8192);
+}
+
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name');
 
 const common = {
@@ -74,12 +86,19 @@ const syslogSink = z
     cert_file: nonEmpty('cert_file').optional(),
     key_file: nonEmpty('key_file').optional(),
     reconnect_ms: timerMs(1_000),
+    /** A TCP / TLS server that takes no bytes for this long is given up on: the connection is re-opened. */
+    write_timeout_ms: timerMs(30_000),
+    /** Longest message sent (octets, header included); longer ones are cut. Default: see syslogMessageLimit. */
+    max_message_bytes: z.int().min(480).max(1_048_576).optional(),
   })
   .superRefine((sink, ctx) => {
     if (sink.transport !== 'tls') {
       for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
         if (sink[key] !== undefined) ctx.addIssue({ code: 'custom', message: `${key} needs transport: tls`, path: [key] });
       }
+    }
+    if (sink.transport === 'udp' && sink.max_message_bytes !== undefined && sink.max_message_bytes > UDP_PAYLOAD_MAX) {
+      ctx.addIssue({ code: 'custom', message: `max_message_bytes above ${UDP_PAYLOAD_MAX} does not fit a UDP datagram; use transport tcp or tls`, path: ['max_message_bytes'] });
     }
     if ((sink.cert_file === undefined) !== (sink.key_file === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'cert_file and key_file go together', path: [sink.cert_file ? 'key_file' : 'cert_file'] });
@@ -168,6 +187,10 @@ export type SyslogSinkConfig = SinkCommon & {
   certFile?: string;
   keyFile?: string;
   reconnectMs: number;
+  /** Absent: 30 s. */
+  writeTimeoutMs?: number;
+  /** Absent: the transport's default (syslogMessageLimit). */
+  maxMessageBytes?: number;
 };
 export type HttpSinkConfig = SinkCommon & {
   type: 'http';
@@ -234,6 +257,8 @@ function toSinkConfig(raw: RawSink, index: number): SinkConfig {
         facility: raw.facility,
         appName: raw.app_name,
         reconnectMs: raw.reconnect_ms,
+        writeTimeoutMs: raw.write_timeout_ms,
+        ...(raw.max_message_bytes ? { maxMessageBytes: raw.max_message_bytes } : {}),
         ...(raw.ca_file ? { caFile: raw.ca_file } : {}),
         ...(raw.cert_file ? { certFile: raw.cert_file } : {}),
         ...(raw.key_file ? { keyFile: raw.key_file } : {}),

@@ -1,5 +1,7 @@
-import { mkdir, open, readdir, readFile, rename, rm, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { PartialDelivery } from './queued-sink.js';
+import { SpoolLock } from './spool-lock.js';
 
 /**
  * A durable, bounded, on-disk queue of lines: append-only segment files (`seg-<id>.log`) plus an
@@ -30,11 +32,13 @@ export interface SpoolOptions {
   /** A segment is closed and a new one started before it would grow past this. */
   segmentBytes: number;
   onOverflow: (dropped: { lines: number; bytes: number }) => void;
+  /** Something recovered from that a person should know about (a damaged acknowledgement file). */
+  onWarning?: (message: string) => void;
 }
 
 interface Segment {
   id: number;
-  /** Bytes and lines assigned to the segment (written, or being written by the current append). */
+  /** Bytes and lines written to the segment. */
   bytes: number;
   lines: number;
 }
@@ -51,6 +55,7 @@ export class Spool {
   /** Sum of the segments' bytes, kept as it changes (checked once per appended line). */
   private bytesOnDisk = 0;
   private readonly appendListeners = new Set<() => void>();
+  private lock: SpoolLock | undefined;
 
   private constructor(
     readonly dir: string,
@@ -60,7 +65,14 @@ export class Spool {
   static async open(dir: string, options: SpoolOptions): Promise<Spool> {
     if (options.segmentBytes * 2 > options.maxBytes) throw new Error('spool segment_bytes must be at most half of max_bytes');
     const spool = new Spool(dir, options);
-    await spool.recover();
+    await mkdir(dir, { recursive: true });
+    spool.lock = await SpoolLock.acquire(dir);
+    try {
+      await spool.recover();
+    } catch (error) {
+      await spool.lock.release();
+      throw error;
+    }
     return spool;
   }
 
@@ -82,31 +94,56 @@ export class Spool {
     return () => this.appendListeners.delete(listener);
   }
 
-  /** Appends `lines` (none holds a newline), in order. Callers serialise appends. */
+  /**
+   * Appends `lines` (none holds a newline), in order. Callers serialise appends. A segment counts a
+   * line only once it is written: the sender never reads (and acknowledges past) bytes a failed write
+   * (ENOSPC) is about to cut off again. Lines written before a failure are not appended twice: the
+   * error is then a PartialDelivery saying how many got in.
+   */
   async append(lines: readonly string[]): Promise<void> {
     const dropped = { lines: 0, bytes: 0 };
+    let written = 0;
     let group: string[] = [];
+    let groupBytes = 0;
     const writeGroup = async (): Promise<void> => {
-      if (group.length === 0 || !this.writer) return;
-      const data = Buffer.from(`${group.join('\n')}\n`);
+      const segment = this.segments.at(-1);
+      if (group.length === 0 || !this.writer || !segment) return;
+      const handle = this.writer.handle;
+      try {
+        await writeFully(handle, Buffer.from(`${group.join('\n')}\n`));
+      } catch (error) {
+        // Cut what reached the file: the retry then appends these lines once, whole.
+        await handle.truncate(segment.bytes).catch(async () => {
+          // Cannot cut: the torn tail lies beyond what the segment counts, so it is never read; new
+          // lines go to a fresh segment.
+          this.writer = undefined;
+          await handle.close().catch(() => undefined);
+        });
+        throw error;
+      }
+      segment.bytes += groupBytes;
+      segment.lines += group.length;
+      this.bytesOnDisk += groupBytes;
+      written += group.length;
       group = [];
-      await writeFully(this.writer.handle, data);
+      groupBytes = 0;
     };
     try {
       for (const line of lines) {
         const bytes = Buffer.byteLength(line) + 1;
-        let current = this.segments.at(-1);
-        if (!this.writer || !current || current.id !== this.writer.id || (current.bytes > 0 && current.bytes + bytes > this.options.segmentBytes)) {
+        const current = this.segments.at(-1);
+        const size = (current?.bytes ?? 0) + groupBytes;
+        if (!this.writer || !current || current.id !== this.writer.id || (size > 0 && size + bytes > this.options.segmentBytes)) {
           await writeGroup();
-          current = await this.startSegment();
+          await this.startSegment();
         }
-        if (this.bytesOnDisk + bytes > this.options.maxBytes) await this.makeRoom(bytes, dropped);
+        if (this.bytesOnDisk + groupBytes + bytes > this.options.maxBytes) await this.makeRoom(groupBytes + bytes, dropped);
         group.push(line);
-        current.bytes += bytes;
-        current.lines += 1;
-        this.bytesOnDisk += bytes;
+        groupBytes += bytes;
       }
       await writeGroup();
+    } catch (error) {
+      throw written > 0 ? new PartialDelivery(written, error) : error;
     } finally {
       if (dropped.lines > 0) this.options.onOverflow(dropped);
       for (const listener of this.appendListeners) listener();
@@ -155,7 +192,14 @@ export class Spool {
     this.segments = this.segments.filter((segment) => !obsolete.includes(segment));
     for (const segment of obsolete) this.bytesOnDisk -= segment.bytes;
     const file = path.join(this.dir, ACK_FILE);
-    await writeFile(`${file}.tmp`, JSON.stringify(this.ack));
+    // Synced before the rename: after a power cut the file is the old or the new position, never empty.
+    const handle = await open(`${file}.tmp`, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(this.ack));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(`${file}.tmp`, file);
     await Promise.all(obsolete.map((segment) => rm(this.segmentPath(segment.id), { force: true })));
   }
@@ -163,27 +207,31 @@ export class Spool {
   async close(): Promise<void> {
     const writer = this.writer;
     this.writer = undefined;
-    if (!writer) return;
-    await writer.handle.sync().catch(() => undefined);
-    await writer.handle.close();
+    if (writer) {
+      await writer.handle.sync().catch(() => undefined);
+      await writer.handle.close();
+    }
+    const lock = this.lock;
+    this.lock = undefined;
+    await lock?.release();
   }
 
   private segmentPath(id: number): string {
     return path.join(this.dir, `seg-${String(id).padStart(12, '0')}.log`);
   }
 
-  private async startSegment(): Promise<Segment> {
-    if (this.writer) await this.writer.handle.close();
+  private async startSegment(): Promise<void> {
+    const previous = this.writer;
+    this.writer = undefined;
+    if (previous) await previous.handle.close();
     const id = this.nextId++;
     this.writer = { id, handle: await open(this.segmentPath(id), 'a') };
-    const segment = { id, bytes: 0, lines: 0 };
-    this.segments.push(segment);
-    return segment;
+    this.segments.push({ id, bytes: 0, lines: 0 });
   }
 
   /** Drops the oldest segments (never the one being written) until `bytes` more fit in the bound. */
   private async makeRoom(bytes: number, dropped: { lines: number; bytes: number }): Promise<void> {
-    while (this.totalBytes + bytes > this.options.maxBytes && this.segments.length > 1) {
+    while (this.bytesOnDisk + bytes > this.options.maxBytes && this.segments.length > 1) {
       const oldest = this.segments.shift();
       if (!oldest) break;
       this.bytesOnDisk -= oldest.bytes;
@@ -245,20 +293,40 @@ export class Spool {
     if (first && this.ack.segment < first.id) this.ack = { segment: first.id, offset: 0, index: 0 };
   }
 
+  /**
+   * The saved position; undefined when there is none. A damaged file (cut by a crash on a filesystem
+   * that does not order the rename after the data, edited by hand) is set aside as `ack.json.damaged`
+   * and everything still in the spool is sent again: duplicates a SIEM can spot by their chain hash,
+   * rather than a proxy that does not start or events skipped on a guess.
+   */
   private async readAck(): Promise<SpoolPosition | undefined> {
+    const file = path.join(this.dir, ACK_FILE);
     let text: string;
     try {
-      text = await readFile(path.join(this.dir, ACK_FILE), 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null) throw new Error(`${ACK_FILE} is not a JSON object`);
-    const { segment, offset } = parsed as Record<string, unknown>;
-    if (!Number.isSafeInteger(segment) || !Number.isSafeInteger(offset)) throw new Error(`${ACK_FILE} has no segment / offset`);
-    return { segment: segment as number, offset: offset as number, index: 0 };
+    const position = parseAck(text);
+    if (position) return position;
+    await rename(file, `${file}.damaged`);
+    this.options.onWarning?.(`${file} was damaged (kept as ${ACK_FILE}.damaged): every event still in the spool is sent again`);
+    return undefined;
   }
+}
+
+function parseAck(text: string): SpoolPosition | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { segment, offset } = parsed as Record<string, unknown>;
+  if (!Number.isSafeInteger(segment) || !Number.isSafeInteger(offset) || (segment as number) < 0 || (offset as number) < 0) return undefined;
+  return { segment: segment as number, offset: offset as number, index: 0 };
 }
 
 /** Complete lines at the start of `chunk`, at most `max`; `bytes` counts their newlines. */

@@ -61,3 +61,17 @@ function headerField(value: string, maxLength: number): string {
   const cleaned = value.replace(/[^!-~]/g, '_').slice(0, maxLength);
   return cleaned === '' ? '-' : cleaned;
 }
+
+/**
+ * `message` cut to at most `maxBytes` octets, at a character boundary (a multibyte character is never
+ * split, so the octet count stays true to valid UTF-8); undefined when it fits as it is.
+ */
+export function truncateToBytes(message: string, maxBytes: number): string | undefined {
+  if (message.length <= maxBytes / 3) return undefined; // at most 3 octets per UTF-16 unit: fits
+  const bytes = Buffer.from(message);
+  if (bytes.length <= maxBytes) return undefined;
+  let end = maxBytes;
+  // bytes[end] is the first octet left out: a continuation octet means a character straddles the cut.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return bytes.toString('utf8', 0, end);
+}

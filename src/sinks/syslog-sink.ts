@@ -6,8 +6,8 @@ import type { ChokepointEvent } from '../events/types.js';
 import { formatLine, type EventFormatter } from './format.js';
 import { QueuedSink, type QueueOptions } from './queued-sink.js';
 import { eventSeverity } from './severity.js';
-import type { SyslogSinkConfig } from './sink-config.js';
-import { formatSyslog, frameOctetCounted, type SyslogHeader } from './syslog-format.js';
+import { syslogMessageLimit, type SyslogSinkConfig } from './sink-config.js';
+import { formatSyslog, frameOctetCounted, truncateToBytes, type SyslogHeader } from './syslog-format.js';
 
 /**
  * RFC 5424 over UDP (RFC 5426), TCP (RFC 6587 octet counting) or TLS (RFC 5425). Asynchronous behind
@@ -18,15 +18,26 @@ import { formatSyslog, frameOctetCounted, type SyslogHeader } from './syslog-for
 export class SyslogSink extends QueuedSink {
   private readonly header: SyslogHeader;
   private readonly transport: SyslogTransport;
+  private readonly maxBytes: number;
 
   constructor(options: QueueOptions, private readonly formatter: EventFormatter, config: SyslogSinkConfig) {
     super(options);
     this.header = { facility: config.facility, appName: config.appName };
+    this.maxBytes = syslogMessageLimit(config);
     this.transport = config.transport === 'udp' ? new UdpTransport(config) : new StreamTransport(config);
   }
 
+  /**
+   * A message longer than the receiver takes is cut here, header and structured data (sequence, agent,
+   * flow, action, rule) intact, and the cut is reported: the receiver would cut it anyway, silently, or
+   * over TCP lose the framing of the messages after it.
+   */
   protected encode(event: ChokepointEvent): string {
-    return formatSyslog(event, eventSeverity(event), formatLine(event, this.formatter), this.header);
+    const message = formatSyslog(event, eventSeverity(event), formatLine(event, this.formatter), this.header);
+    const cut = truncateToBytes(message, this.maxBytes);
+    if (cut === undefined) return message;
+    this.options.reporter.error(`event ${event.event.sequence} (${event.event.action}) was longer than max_message_bytes ${this.maxBytes}: its JSON was cut`);
+    return cut;
   }
 
   protected async deliver(lines: string[]): Promise<void> {
@@ -44,6 +55,7 @@ export class SyslogSink extends QueuedSink {
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 
 interface SyslogTransport {
   /** Sends every message, or rejects; `oversized` counts messages that can never be sent. */
@@ -100,11 +112,27 @@ class StreamTransport implements SyslogTransport {
     }
   }
 
+  /**
+   * Resolves once the kernel took the batch. A server that takes nothing for `write_timeout_ms` (gone
+   * without a FIN, or stopped reading) costs this connection: it is destroyed and the batch is tried
+   * again on a new one, rather than waiting out the kernel's retransmission timeout (many minutes)
+   * while every event is dropped.
+   */
   async send(messages: string[]): Promise<{ oversized: number }> {
     const socket = this.socket ?? (await this.connect());
     const data = messages.map(frameOctetCounted).join('');
+    const timeoutMs = this.config.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
-      socket.write(data, (error) => (error ? reject(error) : resolve()));
+      const timer = setTimeout(() => {
+        if (this.socket === socket) this.socket = undefined;
+        socket.destroy();
+        reject(new Error(`server took nothing for ${timeoutMs} ms; reconnecting`));
+      }, timeoutMs);
+      socket.write(data, (error) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      });
     });
     return { oversized: 0 };
   }

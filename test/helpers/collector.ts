@@ -20,6 +20,15 @@ export class Collector {
   requestsSeen = 0;
   mode: CollectorMode = 'up';
   slowMs = 100;
+  /** Bodies this answers 400 to (a SIEM refusing malformed content), whatever the mode. */
+  rejects: ((body: string) => boolean) | undefined;
+  /** Requests answered 400 by `rejects`. */
+  rejected = 0;
+  /** Set: every request is answered 307 to this URL (a collector that moved, or a hostile redirect). */
+  redirectTo: string | undefined;
+  /** False answers 401 (a token the SIEM does not take). */
+  authorize: () => boolean = () => true;
+  unauthorized = 0;
   private server: http.Server | undefined;
   private readonly waiters = new Set<() => void>();
 
@@ -53,6 +62,20 @@ export class Collector {
         const batch = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
         const answer = (): void => {
           if (res.destroyed) return;
+          if (this.redirectTo !== undefined) {
+            res.writeHead(307, { location: this.redirectTo }).end(() => this.notify());
+            return;
+          }
+          if (!this.authorize()) {
+            this.unauthorized += 1;
+            res.writeHead(401).end('{"text":"Invalid token","code":4}', () => this.notify());
+            return;
+          }
+          if (this.rejects?.(batch.body)) {
+            this.rejected += 1;
+            res.writeHead(400, { 'content-type': 'application/json' }).end('{"text":"Invalid data format","code":6}', () => this.notify());
+            return;
+          }
           if (this.mode === 'failing') {
             res.writeHead(503).end('try later');
             return;

@@ -4,6 +4,8 @@
  * drops its oldest events and says so (`sink.spool_overflow`, delivered too). Splunk HEC framing and
  * token. And a collector that never answers does not stall a real curl through the proxy.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import type { HttpSinkConfig, SinkConfig } from '../../src/sinks/sink-config.js';
@@ -97,6 +99,83 @@ describe('HTTP sink', () => {
     expect(receivedNumbers()).toEqual(range(0, 120));
   });
 
+  it('sets aside an event the collector rejects for good (400) and delivers the ones behind it, in order', async () => {
+    collector.rejects = (body) => body.includes('"poison":true');
+    await collector.up('up');
+    const { proxy, log } = await startSinkProxy(workspace, [httpSink()]);
+    for (let n = 0; n < 200; n += 1) {
+      proxy.events.emit({ name: 'flow.denied', kind: 'event', outcome: 'failure', reason: 'test event', details: n === 37 || n === 150 ? { n, poison: true } : { n } });
+    }
+    await collector.waitUntil(hasNumber(199));
+    const report = await log.waitFor((event) => event.event.action === 'sink.dead_letter');
+    await proxy.stop();
+
+    expect(receivedNumbers()).toEqual(range(0, 200).filter((n) => n !== 37 && n !== 150));
+    const file = path.join(workspace.stateDir, 'spool', 'collector', 'dead-letter.jsonl');
+    const deadLetters = (await readFile(file, 'utf8')).trim().split('\n').map((line) => numberOf(JSON.parse(line)));
+    expect(deadLetters).toEqual([37, 150]);
+    expect(report.chokepoint.details).toMatchObject({ sink: 'collector', status: 'HTTP 400', file });
+    const setAside = log.named('sink.dead_letter').reduce((sum, event) => sum + Number(event.chokepoint.details?.dead_letter_events), 0);
+    expect(setAside).toBe(2);
+  });
+
+  it('keeps retrying (never dead-letters) a collector that refuses the token (401)', async () => {
+    let refusing = true;
+    // The collector's own auth check: 401 while `refusing`.
+    collector.authorize = () => !refusing;
+    await collector.up('up');
+    const { proxy, log } = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(proxy, 0, 50);
+    await collector.waitUntil(() => collector.unauthorized >= 5);
+    refusing = false;
+    await collector.waitUntil(hasNumber(49));
+    await proxy.stop();
+    expect(receivedNumbers()).toEqual(range(0, 50));
+    expect(log.named('sink.dead_letter')).toHaveLength(0);
+  });
+
+  it('does not follow a redirect to another host (the token stays home) and keeps the events until the collector answers', async () => {
+    const token = 'test-token-redirect-9a1';
+    process.env.CHOKEPOINT_TEST_REDIRECT_TOKEN = token;
+    const elsewhere = await Collector.reserve();
+    try {
+      await elsewhere.up('up');
+      // Another origin (another port): were the redirect followed, it would see the request and its token.
+      collector.redirectTo = `http://127.0.0.1:${elsewhere.port}/steal`;
+      await collector.up('up');
+      const { proxy, log } = await startSinkProxy(workspace, [httpSink({ tokenEnv: 'CHOKEPOINT_TEST_REDIRECT_TOKEN' })]);
+      emitNumbered(proxy, 0, 20);
+      const error = await log.waitFor((event) => event.event.action === 'sink.error');
+      expect(error.event.reason).toMatch(/HTTP 307/);
+      await collector.waitUntil(() => collector.requestsSeen >= 3);
+      collector.redirectTo = undefined;
+      await collector.waitUntil(hasNumber(19));
+      await proxy.stop();
+      expect(receivedNumbers()).toEqual(range(0, 20));
+      expect(elsewhere.requestsSeen).toBe(0);
+      expect(log.named('sink.dead_letter')).toHaveLength(0);
+      expect(log.events.some((event) => JSON.stringify(event).includes(token))).toBe(false);
+    } finally {
+      delete process.env.CHOKEPOINT_TEST_REDIRECT_TOKEN;
+      await elsewhere.down();
+    }
+  });
+
+  it('starts despite a damaged ack.json, sends the whole spool again and says so', async () => {
+    const first = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(first.proxy, 0, 100);
+    await first.proxy.stop();
+    await writeFile(path.join(workspace.stateDir, 'spool', 'collector', 'ack.json'), '{"segm');
+
+    await collector.up('up');
+    const second = await startSinkProxy(workspace, [httpSink()]);
+    const warning = await second.log.waitFor((event) => event.event.action === 'sink.error');
+    expect(warning.event.reason).toMatch(/ack\.json was damaged/);
+    await collector.waitUntil(hasNumber(99));
+    await second.proxy.stop();
+    expect(receivedNumbers()).toEqual(range(0, 100));
+  });
+
   it('drops the oldest events when the spool is full, and reports it in an event that is delivered too', async () => {
     const sink = httpSink({ spool: { maxBytes: 32 * 1024, segmentBytes: 4 * 1024 } });
     const { proxy, log } = await startSinkProxy(workspace, [sink]);
@@ -143,6 +222,16 @@ describe('HTTP sink', () => {
       delete process.env.CHOKEPOINT_TEST_HEC_TOKEN;
       delete process.env.CHOKEPOINT_TEST_API_KEY;
     }
+  });
+
+  it('a start refused for an unreadable ca_file leaves the spool free for the next start', async () => {
+    const missing = path.join(workspace.dir, 'no-such-ca.pem');
+    await expect(startSinkProxy(workspace, [httpSink({ url: collector.url.replace('http:', 'https:'), caFile: missing })])).rejects.toThrow(/cannot read ca_file/);
+    await collector.up('up');
+    const { proxy } = await startSinkProxy(workspace, [httpSink()]);
+    emitNumbered(proxy, 0, 3);
+    await collector.waitUntil(hasNumber(2));
+    await proxy.stop();
   });
 
   it('refuses to start when the token variable is missing, naming the variable but no value', async () => {

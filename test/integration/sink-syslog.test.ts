@@ -76,15 +76,45 @@ describe.skipIf(unavailable !== undefined)(`syslog sink against rsyslogd${unavai
     );
   });
 
-  it('drops (and counts) a message too large for a UDP datagram instead of retrying it forever', async () => {
+  it('cuts a message over 2048 octets for UDP (RFC 5426) at a character boundary, says so, and delivers the rest', async () => {
     const { proxy, log } = await startSinkProxy(workspace, [base('cp-udpbig', { transport: 'udp', port: rsyslog.udpPort })]);
     try {
-      proxy.events.emit({ name: 'flow.denied', reason: 'oversized', details: { n: -1, pad: 'x'.repeat(70_000) } });
+      // 3-octet characters, so the cut falls inside one unless it is made at a boundary.
+      proxy.events.emit({ name: 'flow.denied', reason: 'oversized', details: { n: -1, pad: '€'.repeat(2_000) } });
       emitNumbered(proxy, 0, 5);
-      const messages = await rsyslog.waitFor(numbered('cp-udpbig'), 5);
-      expect(messages.map((message) => numberOf(JSON.parse(message.msg)))).toEqual(range(0, 5));
-      const dropped = await log.waitFor((event) => event.event.action === 'sink.dropped');
-      expect(dropped.chokepoint.details).toMatchObject({ sink: 'cp-udpbig', dropped_events: 1 });
+      const [cut, ...rest] = await rsyslog.waitFor(numbered('cp-udpbig'), 6);
+      expect(rest.map((message) => numberOf(JSON.parse(message.msg)))).toEqual(range(0, 5));
+      // The header and structured data survive; the JSON is cut, within the limit, on a whole character.
+      expect(cut?.structuredData).toMatch(/^\[chokepoint@32473 seq="\d+" kind="event"\]$/);
+      expect(cut?.msg).toMatch(/^\{.*€$/);
+      expect(Buffer.byteLength(cut?.msg ?? '')).toBeLessThan(2048);
+      const error = await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === 'cp-udpbig');
+      expect(error.event.reason).toMatch(/longer than max_message_bytes 2048/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('frames multibyte messages by octets over TCP, and cuts one over max_message_bytes without losing the framing', async () => {
+    const name = 'cp-tcputf8';
+    const { proxy, log } = await startSinkProxy(workspace, [base(name, { transport: 'tcp', port: rsyslog.tcpPort, maxMessageBytes: 4096 })]);
+    const text = 'ünïcødé 🙂 日本語 ';
+    try {
+      for (let n = 0; n < 30; n += 1) {
+        proxy.events.emit({ name: 'flow.denied', reason: 'multibyte', details: n === 10 ? { n, pad: '🙂'.repeat(2_000) } : { n, text: text.repeat(n + 1) } });
+      }
+      const messages = await rsyslog.waitFor(numbered(name), 30);
+      for (const [index, message] of messages.entries()) {
+        expect(Buffer.byteLength(message.msg)).toBeLessThan(4096);
+        expect(message.msg).not.toContain('\uFFFD');
+        if (index === 10) {
+          expect(message.msg).toMatch(/🙂$/);
+          continue;
+        }
+        const details = (JSON.parse(message.msg) as { chokepoint: { details: { n: number; text: string } } }).chokepoint.details;
+        expect(details).toEqual({ n: index, text: text.repeat(index + 1) });
+      }
+      await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === name);
     } finally {
       await proxy.stop();
     }
@@ -154,6 +184,46 @@ describe('syslog sink with a server that stops reading', () => {
       await log.waitFor((event) => event.event.action === 'flow.closed');
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('gives up a connection the server takes nothing on (write_timeout_ms) and delivers on a new one', async () => {
+    let reading = false;
+    const received: string[] = [];
+    const server = await tcpUpstream((socket) => {
+      if (!reading) socket.pause();
+      else socket.setEncoding('utf8').on('data', (text: string) => received.push(text));
+    });
+    const sink: SinkConfig = { type: 'syslog', name: 'stalled', format: 'ecs', queueMax: 1_000, transport: 'tcp', host: '127.0.0.1', port: server.port, facility: 16, appName: 'stalled', reconnectMs: 50, writeTimeoutMs: 300 };
+    const { proxy, log } = await startSinkProxy(workspace, [sink]);
+    try {
+      const pad = 'p'.repeat(4_000);
+      // Until the kernel's buffers are full and the first connection is given up.
+      for (let slice = 0; slice < 20_000 && server.connections < 2; slice += 1) {
+        for (let n = 0; n < 20; n += 1) proxy.events.emit({ name: 'flow.denied', reason: 'filler', details: { n, pad } });
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      reading = true;
+      const error = await log.waitFor((event) => event.event.action === 'sink.error' && event.chokepoint.details?.sink === 'stalled');
+      expect(error.event.reason).toMatch(/took nothing for 300 ms/);
+      // New connections are read: an event sent now arrives.
+      const marker = 'after-the-stall-5c2e';
+      await new Promise<void>((resolve, reject) => {
+        const check = setInterval(() => {
+          if (received.join('').includes(marker)) {
+            clearInterval(check);
+            resolve();
+          } else proxy.events.emit({ name: 'flow.denied', reason: marker, details: { n: -1 } });
+        }, 200);
+        setTimeout(() => {
+          clearInterval(check);
+          reject(new Error('nothing arrived on a new connection'));
+        }, 20_000);
+      });
+      expect(server.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.stop();
+      await server.close();
     }
   });
 });

@@ -77,6 +77,11 @@ describe('sinks: in the config file', () => {
     ]);
   });
 
+  it('rejects a syslog max_message_bytes that no UDP datagram holds', () => {
+    const errors = errorsOf(parseConfigText(FILE, 'sinks:\n  - { type: syslog, max_message_bytes: 70000 }\n  - { type: syslog, transport: tcp, max_message_bytes: 70000 }\n'));
+    expect(errors).toEqual([`${FILE}:2: sinks[0].max_message_bytes: max_message_bytes above 65507 does not fit a UDP datagram; use transport tcp or tls`]);
+  });
+
   it('rejects credentials in the collector URL (they would show in error messages)', () => {
     const errors = errorsOf(parseConfigText(FILE, 'sinks:\n  - type: http\n    url: "https://user:secret@hec.example/"\n'));
     expect(errors).toEqual([`${FILE}:3: sinks[0].url: url must not hold credentials; use token_env, token_file or headers_from_env`]);

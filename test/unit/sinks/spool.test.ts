@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -117,8 +117,20 @@ describe('Spool', () => {
     await spool.close();
   });
 
-  it('refuses a damaged acknowledgement file instead of guessing', async () => {
-    await writeFile(path.join(dir, 'ack.json'), 'not json');
-    await expect(Spool.open(dir, options())).rejects.toThrow();
+  it('sets a damaged acknowledgement file aside and sends everything in the spool again', async () => {
+    const first = await Spool.open(dir, options());
+    await first.append([line(1), line(2), line(3)]);
+    await first.acknowledge((await first.read(1, 1 << 20)).end);
+    await first.close();
+    for (const damage of ['not json', '', '{"segment":1}', '{"segment":-1,"offset":0}']) {
+      await writeFile(path.join(dir, 'ack.json'), damage);
+      const warnings: string[] = [];
+      const reopened = await Spool.open(dir, { ...options(), onWarning: (message) => warnings.push(message) });
+      expect(numbers((await reopened.read(100, 1 << 20)).lines)).toEqual([1, 2, 3]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/ack\.json was damaged/);
+      expect(await readFile(path.join(dir, 'ack.json.damaged'), 'utf8')).toBe(damage);
+      await reopened.close();
+    }
   });
 });
