@@ -25,6 +25,7 @@ const EVENT_SEVERITY: Record<string, number> = {
   // Events discarded for good: the audit trail has a hole.
   'sink.dropped': 4,
   'sink.spool_overflow': 4,
+  'sink.dead_letter': 4,
   'config.rejected': 3,
   'listener.error': 3,
   // Delivery still owed (spooled, retried) or never made (a trainer not told to pause).
