@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import crypto, { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 import type { ChokepointEvent } from './types.js';
 
@@ -120,8 +120,12 @@ export function expectedHash(record: Record<string, unknown>): string | undefine
   return sha256Hex(canonicalJson({ ...eventMembers(record), chokepoint: { ...chokepoint, chain: chainWithoutHash } }));
 }
 
+/** crypto.hash (Node ≥ 20.12) hashes in one call, without a Hash object per event; older 20.x take the long way. */
+const oneShotHash: ((algorithm: string, data: string, encoding: 'hex') => string) | undefined =
+  typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
