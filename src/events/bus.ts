@@ -64,38 +64,50 @@ export class EventBus {
   }
 }
 
+/**
+ * Builds the record with every object's keys in sorted order (the order canonical JSON writes them),
+ * so that the hash chain's canonical JSON is a plain JSON.stringify (src/events/canonical-json.ts). The
+ * members and their values are the same whatever the order; only the construction order matters here.
+ */
 function shapeEvent(input: EventInput, sequence: number, now: Date): ChokepointEvent {
   const severity = eventSeverity(input);
-  const event: ChokepointEvent = {
-    '@timestamp': now.toISOString(),
-    ecs: { version: ECS_VERSION },
-    event: { action: input.name, sequence, kind: input.kind ?? 'event', severity: severity.value },
-    chokepoint: { schema_version: EVENT_SCHEMA_VERSION, severity_label: severity.label },
-  };
-  if (input.outcome) event.event.outcome = input.outcome;
-  if (input.reason !== undefined) event.event.reason = input.reason;
-  if (input.durationNs !== undefined) event.event.duration = input.durationNs;
-  const cp = event.chokepoint;
-  if (input.flowId) cp.flow_id = input.flowId;
+  const cp: Omit<ChokepointEvent['chokepoint'], 'schema_version' | 'severity_label'> = {};
+  if (input.action) cp.action = input.action;
   if (input.agent) cp.agent = input.agent;
   if (input.agentMode) cp.agent_mode = input.agentMode;
-  if (input.entry) cp.entry = input.entry;
-  if (input.action) cp.action = input.action;
-  if (input.enforced !== undefined) cp.enforced = input.enforced;
-  if (input.resolved && input.resolved.length > 0) cp.resolved = input.resolved;
-  if (input.details) cp.details = input.details;
+  // `chain` sorts here; the chain puts it in its place (HashChain.link).
   if (input.classification) cp.classification = input.classification;
+  if (input.details) cp.details = input.details;
   if (input.detection) cp.detection = input.detection;
   if (input.dnsDetails) cp.dns = input.dnsDetails;
-  if (input.ruleId) event.rule = { id: input.ruleId };
-  if (input.tags && Object.keys(input.tags).length > 0) event.labels = input.tags;
-  if (input.source) event.source = input.source;
-  if (input.destination) {
-    event.destination = input.destination;
-    event.network = { transport: input.transport ?? 'tcp', ...(input.protocol ? { protocol: input.protocol } : {}) };
-  }
+  if (input.enforced !== undefined) cp.enforced = input.enforced;
+  if (input.entry) cp.entry = input.entry;
+  if (input.flowId) cp.flow_id = input.flowId;
+  if (input.resolved && input.resolved.length > 0) cp.resolved = input.resolved;
+  const chokepoint = cp as ChokepointEvent['chokepoint'];
+  chokepoint.schema_version = EVENT_SCHEMA_VERSION;
+  chokepoint.severity_label = severity.label;
+
+  // The required members are set right below; the cast only lets them be set in sorted order.
+  const eventFields = { action: input.name } as ChokepointEvent['event'];
+  if (input.durationNs !== undefined) eventFields.duration = input.durationNs;
+  eventFields.kind = input.kind ?? 'event';
+  if (input.outcome) eventFields.outcome = input.outcome;
+  if (input.reason !== undefined) eventFields.reason = input.reason;
+  eventFields.sequence = sequence;
+  eventFields.severity = severity.value;
+
+  // As above: ecs and event are set below, between the members that sort before and after them.
+  const event = { '@timestamp': now.toISOString(), chokepoint } as ChokepointEvent;
+  if (input.destination) event.destination = input.destination;
   if (input.dns) event.dns = input.dns;
-  if (input.url) event.url = input.url;
+  event.ecs = { version: ECS_VERSION };
   if (input.error) event.error = input.error;
+  event.event = eventFields;
+  if (input.tags && Object.keys(input.tags).length > 0) event.labels = input.tags;
+  if (input.destination) event.network = input.protocol ? { protocol: input.protocol, transport: input.transport ?? 'tcp' } : { transport: input.transport ?? 'tcp' };
+  if (input.ruleId) event.rule = { id: input.ruleId };
+  if (input.source) event.source = input.source;
+  if (input.url) event.url = input.url;
   return event;
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import crypto, { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 import type { ChokepointEvent } from './types.js';
 
@@ -47,18 +47,38 @@ export class HashChain {
   /** Sets `chokepoint.chain` on `event` (which must not carry one yet) and advances the chain. */
   link(event: ChokepointEvent): void {
     const prev = this.previous;
-    const chain: Omit<ChainFields, 'hash'> = { prev, ...(this.started ? {} : { start: true as const }) };
+    const start = !this.started;
     this.started = true;
-    event.chokepoint.chain = chain as ChainFields;
+    event.chokepoint = withChain(event.chokepoint, start ? { prev, start: true } : { prev });
     const covered = eventMembers(event);
     const hashed = canonicalJson(covered);
     const hash = sha256Hex(hashed);
-    // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself.
-    (event.chokepoint.chain as ChainFields).hash = hash;
+    // Set after hashing: the hash covers the event with `prev` (and `start`) but without itself. A new
+    // object rather than a member added last keeps the keys sorted for later serialisations.
+    event.chokepoint.chain = start ? { hash, prev, start: true } : { hash, prev };
     this.previous = hash;
     // The hashed text is the event's JSON only when the event has no member outside the hash.
     lastHashed = covered === event ? { event, text: hashed, prev, hash } : undefined;
   }
+}
+
+/**
+ * `chokepoint` with `chain` among its members where it sorts, so that an event shaped with sorted keys
+ * (src/events/bus.ts) stays sorted and its canonical JSON is a plain JSON.stringify.
+ */
+function withChain(chokepoint: ChokepointEvent['chokepoint'], chain: Omit<ChainFields, 'hash'>): ChokepointEvent['chokepoint'] {
+  const members: Record<string, unknown> = {};
+  let placed = false;
+  for (const [key, value] of Object.entries(chokepoint)) {
+    if (key === 'chain') continue;
+    if (!placed && key > 'chain') {
+      members['chain'] = chain;
+      placed = true;
+    }
+    members[key] = value;
+  }
+  if (!placed) members['chain'] = chain;
+  return members as ChokepointEvent['chokepoint'];
 }
 
 /**
@@ -101,8 +121,12 @@ export function expectedHash(record: Record<string, unknown>): string | undefine
   return sha256Hex(canonicalJson({ ...eventMembers(record), chokepoint: { ...chokepoint, chain: chainWithoutHash } }));
 }
 
+/** crypto.hash (Node ≥ 20.12) hashes in one call, without a Hash object per event; older 20.x take the long way. */
+const oneShotHash: ((algorithm: string, data: string, encoding: 'hex') => string) | undefined =
+  typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -427,12 +427,13 @@ export class Pipeline {
       agentMode: flow.agent.mode,
       entry: flow.entry,
       tags: flow.tags,
-      source: { ip: flow.client.address, port: flow.client.port, ...details.source },
+      // Members in sorted order (bytes, domain, ip, port): the chain's canonical JSON is then JSON.stringify.
+      source: { ...details.source, ip: flow.client.address, port: flow.client.port },
       destination: {
+        ...details.destination,
         ...(flow.target.host ? { domain: flow.target.host } : {}),
         ...(flow.dialled ? { ip: flow.dialled } : flow.addresses.length === 1 ? { ip: flow.addresses[0] } : {}),
         port: flow.target.port,
-        ...details.destination,
       },
       resolved: flow.addresses,
       ...(decision ? { action: decision.action, ruleId: decision.rule, reason: decision.reason } : {}),
