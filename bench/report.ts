@@ -1,5 +1,5 @@
 /** Renders one run as bench/RESULTS.md: machine, method, medians with ratios, targets, raw samples. */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { BASELINE, PEER, SUBJECT, checkGoals, type Verdict } from './goals.js';
 import type { MachineInfo } from './machine.js';
 import type { MemorySample } from './measure/idle-tunnel-memory.js';
@@ -194,6 +194,13 @@ export function renderReport(input: ReportInput): string {
     .join('\n\n')}\n`;
 }
 
+/**
+ * Writes the report, keeping the sections other bench scripts own (`<!-- NAME:start -->` …
+ * `<!-- NAME:end -->`, e.g. the reverse-tunnel detection numbers): a full run must not erase them.
+ */
 export async function writeReport(file: string, input: ReportInput): Promise<void> {
-  await writeFile(file, renderReport(input));
+  const previous = await readFile(file, 'utf8').catch(() => '');
+  const kept = [...previous.matchAll(/<!-- ([a-z-]+):start -->[\s\S]*?<!-- \1:end -->/g)].map((match) => match[0]);
+  const report = renderReport(input).trimEnd();
+  await writeFile(file, kept.length > 0 ? `${report}\n\n${kept.join('\n\n')}\n` : `${report}\n`);
 }

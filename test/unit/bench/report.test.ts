@@ -1,6 +1,9 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseOptions } from '../../../bench/options.js';
-import { renderReport, type ReportInput } from '../../../bench/report.js';
+import { renderReport, writeReport, type ReportInput } from '../../../bench/report.js';
 import { ResultSet } from '../../../bench/results.js';
 
 function input(results: ResultSet, overrides: Partial<ReportInput> = {}): ReportInput {
@@ -69,5 +72,23 @@ describe('renderReport', () => {
 
   it('reports a missing policy benchmark as skipped', () => {
     expect(renderReport(input(new ResultSet()))).toContain('bench/policy-decide.ts is not there yet: skipped.');
+  });
+});
+
+describe('writeReport', () => {
+  it('keeps the sections other bench scripts own, and replaces the rest', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chokepoint-report-'));
+    try {
+      const file = path.join(dir, 'RESULTS.md');
+      const owned = '<!-- reverse-tunnel:start -->\n## Reverse-tunnel detection\n\n- rate 18/18\n<!-- reverse-tunnel:end -->';
+      await writeFile(file, `# old report\n\nstale numbers\n\n${owned}\n`);
+      await writeReport(file, input(new ResultSet()));
+      const text = await readFile(file, 'utf8');
+      expect(text).not.toContain('stale numbers');
+      expect(text).toContain(renderReport(input(new ResultSet())).trimEnd());
+      expect(text.endsWith(`${owned}\n`)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
