@@ -9,6 +9,7 @@ import { suggestCommand } from './suggest/command.js';
 import { iptablesCommand } from './iptables/command.js';
 import { formatReport, unreadableFiles, verifyLogFiles } from './events/verify-log-files.js';
 import { ListenError, startProxy, StartupError } from './server.js';
+import { messageOf } from './error-message.js';
 
 const HELP = `chokepoint — egress-inspecting forward proxy for sandboxed AI agents
 
@@ -134,7 +135,7 @@ async function run(args: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (error) {
-    process.stderr.write(`chokepoint run: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`chokepoint run: ${messageOf(error)}\n`);
     return 2;
   }
   if (values.help) {
@@ -168,7 +169,7 @@ async function run(args: string[]): Promise<number> {
       proxy.stop().then(
         () => resolve(0),
         (error: unknown) => {
-          process.stderr.write(`chokepoint: unclean stop: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.stderr.write(`chokepoint: unclean stop: ${messageOf(error)}\n`);
           resolve(1);
         },
       );
@@ -183,7 +184,7 @@ async function verifyLog(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args, options: { partial: { type: 'boolean' } }, strict: true, allowPositionals: true });
   } catch (error) {
-    process.stderr.write(`chokepoint verify-log: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`chokepoint verify-log: ${messageOf(error)}\n`);
     return 2;
   }
   const files = parsed.positionals;

@@ -24,6 +24,7 @@ import { startAdmin, type AdminParts } from './admin/start-admin.js';
 import { createSinks, SinkSetupError, type SinkTuning } from './sinks/create-sinks.js';
 import type { ManagedSink } from './sinks/queued-sink.js';
 import { SshInterceptor } from './intercept/ssh/interceptor.js';
+import { messageOf } from './error-message.js';
 
 /**
  * Builds and wires the parts: events, rules, pipeline, listeners, reload. `startProxy` is what the CLI
@@ -95,7 +96,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   try {
     quarantine = await QuarantineStore.openIn(config.stateDir);
   } catch (error) {
-    throw new StartupError(error instanceof Error ? error.message : String(error));
+    throw new StartupError(messageOf(error));
   }
   let configuredSinks: ManagedSink[];
   try {
@@ -111,7 +112,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   if (initial.snapshot.ruleSet.agents.some((agent) => agent.rules.some((rule) => rule.intercept))) {
     await sshInterceptor.hostKey().catch(async (error: unknown) => {
       await closeSinks();
-      throw new StartupError(`SSH interception host key in ${config.certsDir}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new StartupError(`SSH interception host key in ${config.certsDir}: ${messageOf(error)}`);
     });
   }
   const pipeline = new Pipeline(
@@ -161,7 +162,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     }
     if (config.listen.admin) {
       const server = await admin.createServer(config.admin).catch((error: unknown) => {
-        throw new StartupError(`admin API: ${error instanceof Error ? error.message : String(error)}`);
+        throw new StartupError(`admin API: ${messageOf(error)}`);
       });
       servers.push(track(server));
       adminAddress = await listen(server, config.listen.admin, 'admin');
@@ -198,7 +199,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
       await pipeline.quarantines.reloadState().catch((error: unknown) =>
-        events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${error instanceof Error ? error.message : String(error)}` }),
+        events.emit({ name: 'config.rejected', kind: 'alert', outcome: 'failure', reason: `quarantine state not reloaded: ${messageOf(error)}` }),
       );
       const next = await loadSnapshot(config.rulesDir);
       if (!next.ok) {

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { messageOf } from '../error-message.js';
 
 /**
  * JSON in and out for the admin API: every answer is JSON, every error is `{error, message}` with the
@@ -73,7 +74,7 @@ export function readJson(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Pro
       try {
         resolve(JSON.parse(text));
       } catch (error) {
-        reject(new HttpError(400, 'bad_json', `request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`));
+        reject(new HttpError(400, 'bad_json', `request body is not valid JSON: ${messageOf(error)}`));
       }
     });
   });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { bearerMatches } from './auth.js';
 import { HttpError, sendError, sendJson } from './http-json.js';
 import { ROUTES, type AdminContext } from './routes.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * The admin API listener (node:http, no framework: a dozen routes need a table, not a router). Every
@@ -21,7 +22,7 @@ export function createAdminServer(context: AdminContext, token: string): http.Se
     handle(context, token, req, res).catch((error: unknown) => {
       const failure = error instanceof HttpError ? error : new HttpError(500, 'internal_error', 'the request failed; see the proxy events');
       if (!(error instanceof HttpError)) {
-        context.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', reason: `admin API: ${error instanceof Error ? error.message : String(error)}` });
+        context.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', reason: `admin API: ${messageOf(error)}` });
       }
       if (res.headersSent) return void res.destroy();
       // A refused body may still be arriving: answer, then close instead of reading it all.

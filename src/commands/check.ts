@@ -8,6 +8,7 @@ import { buildSnapshot } from '../pipeline/build-snapshot.js';
 import { dryRunDecision, parseTargetText } from '../pipeline/dry-run.js';
 import { decideBody } from '../admin/schemas.js';
 import { QuarantineStore } from '../quarantine/store.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * `chokepoint check --agent A HOST:PORT [--protocol P]`: what the proxy would decide, with the same
@@ -36,7 +37,7 @@ export async function check(args: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    process.stderr.write(`chokepoint check: ${error instanceof Error ? error.message : String(error)}\n${CHECK_USAGE}`);
+    process.stderr.write(`chokepoint check: ${messageOf(error)}\n${CHECK_USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -75,7 +76,7 @@ export async function check(args: string[]): Promise<number> {
   try {
     quarantine = await QuarantineStore.openIn(values.state !== undefined ? path.resolve(values.state) : config.stateDir);
   } catch (error) {
-    process.stderr.write(`chokepoint: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`chokepoint: ${messageOf(error)}\n`);
     return 1;
   }
   const resolver = new Resolver({ hosts: config.hosts, ...config.dns });

@@ -14,6 +14,7 @@ import type { ConfigError } from './errors.js';
 import { validateSource } from './issues.js';
 import { resolveSinkPaths } from '../sinks/sink-config.js';
 import { parseYamlSource } from './yaml-source.js';
+import { messageOf } from '../error-message.js';
 
 export type ConfigResult = { ok: true; config: ChokepointConfig } | { ok: false; errors: ConfigError[] };
 
@@ -58,7 +59,7 @@ export async function loadConfigFile(file: string): Promise<ConfigResult> {
   try {
     text = await readFile(file, 'utf8');
   } catch (problem) {
-    const message = problem instanceof Error ? problem.message : String(problem);
+    const message = messageOf(problem);
     return { ok: false, errors: [{ file, line: 0, path: '', message: `cannot read: ${message}` }] };
   }
   return parseConfigText(file, text);

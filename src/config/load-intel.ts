@@ -3,6 +3,7 @@ import path from 'node:path';
 import { normaliseHostname } from '../net/hostname.js';
 import type { DetectionKind, IntelLists, RuleSource } from '../policy/types.js';
 import type { ConfigError } from './errors.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * Reads `rules/intel/`: lists whose entries are detections in their own right. Which list a file is
@@ -30,7 +31,7 @@ export async function loadIntel(rulesDir: string, errors: ConfigError[]): Promis
     } catch (problem) {
       const missing = problem instanceof Error && 'code' in problem && problem.code === 'ENOENT';
       if (!missing) {
-        errors.push({ file, line: 0, path: '', message: `cannot read: ${problem instanceof Error ? problem.message : String(problem)}` });
+        errors.push({ file, line: 0, path: '', message: `cannot read: ${messageOf(problem)}` });
       }
       continue;
     }

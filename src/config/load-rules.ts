@@ -15,6 +15,7 @@ import type { RuleSet } from '../policy/types.js';
 import { AGENT_FILE_EXTENSION, buildRuleSet, type RuleFileText } from './build-rule-set.js';
 import { sortConfigErrors, type ConfigError } from './errors.js';
 import { loadIntel } from './load-intel.js';
+import { messageOf } from '../error-message.js';
 
 const POLICY_FILE_NAME = 'policy.yaml';
 const AGENTS_DIR_NAME = 'agents';
@@ -124,5 +125,5 @@ function errorCode(problem: unknown): string | undefined {
 }
 
 function describe(problem: unknown): string {
-  return problem instanceof Error ? problem.message : String(problem);
+  return messageOf(problem);
 }

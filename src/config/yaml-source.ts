@@ -4,6 +4,7 @@
  */
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import type { ConfigError } from './errors.js';
+import { messageOf } from '../error-message.js';
 
 export interface YamlSource {
   file: string;
@@ -38,7 +39,7 @@ export function parseYamlSource(file: string, text: string): YamlParseResult {
     value = doc.toJS();
   } catch (problem) {
     // toJS refuses alias bombs ("Excessive alias count…"); report it rather than let it escape.
-    const message = problem instanceof Error ? problem.message : String(problem);
+    const message = messageOf(problem);
     return { ok: false, errors: [{ file, line: 0, path: '', message }] };
   }
 

@@ -8,6 +8,7 @@
  * Every decode of untrusted bytes goes through here and answers with a result, never an exception.
  */
 import dnsPacket from 'dns-packet';
+import { messageOf } from '../error-message.js';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 export type Rcode = (typeof RCODE)[keyof typeof RCODE];
@@ -76,7 +77,7 @@ export function parseQuery(bytes: Buffer): ParsedQuery {
   try {
     decoded = dnsPacket.decode(bytes);
   } catch (error) {
-    return { ok: false, answer: { id, rcode: RCODE.FORMERR, edns: false }, reason: `malformed query: ${error instanceof Error ? error.message : String(error)}` };
+    return { ok: false, answer: { id, rcode: RCODE.FORMERR, edns: false }, reason: `malformed query: ${messageOf(error)}` };
   }
   const questions = decoded.questions ?? [];
   const opt = (decoded.additionals ?? []).find((record) => record.type === 'OPT');

@@ -4,6 +4,7 @@ import { formatConfigErrors } from '../config/errors.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { applySteps, IptablesError } from './apply.js';
 import { installPlan, removePlan, validateOptions, type IptablesMode, type IptablesOptions } from './plan.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * `chokepoint iptables install|remove`: the redirection that makes the transparent (and DNS) listeners
@@ -38,7 +39,7 @@ export async function iptablesCommand(args: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    process.stderr.write(`chokepoint iptables: ${error instanceof Error ? error.message : String(error)}\n${IPTABLES_USAGE}`);
+    process.stderr.write(`chokepoint iptables: ${messageOf(error)}\n${IPTABLES_USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;

@@ -15,6 +15,7 @@ import { holdBodyPrefix } from './held-body.js';
 import { requestHeadBytes } from './http-budget.js';
 import { UpstreamAgents } from './upstream-agents.js';
 import { parseProxyAuthorization } from './proxy-auth.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * The HTTP entry: absolute-URI requests (`GET http://host/path`) forwarded with http-proxy over
@@ -327,7 +328,7 @@ function internalError(res: ServerResponse, error: unknown): void {
   refuseResponse(res, {
     status: 502,
     error: 'internal_error',
-    reason: `the proxy failed to handle this request: ${error instanceof Error ? error.message : String(error)}`,
+    reason: `the proxy failed to handle this request: ${messageOf(error)}`,
   });
 }
 

@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type { IKoffiLib, KoffiFunction } from 'koffi';
 import ipaddr from 'ipaddr.js';
 import { formatAddress } from './address.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * The destination a connection had before iptables `REDIRECT` rewrote it to our listener, read with
@@ -48,7 +49,7 @@ function loadGetsockopt(): KoffiFunction | undefined {
     const libc: IKoffiLib = koffi.load('libc.so.6');
     getsockopt = libc.func('int getsockopt(int fd, int level, int optname, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)');
   } catch (error) {
-    unavailable = `cannot load libc getsockopt through koffi: ${error instanceof Error ? error.message : String(error)}`;
+    unavailable = `cannot load libc getsockopt through koffi: ${messageOf(error)}`;
   }
   return getsockopt;
 }

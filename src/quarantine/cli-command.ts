@@ -5,6 +5,7 @@ import { defaultConfig, loadConfigFile } from '../config/load-config.js';
 import { parseDurationSeconds } from '../config/quantities.js';
 import { AGENT_NAME_PATTERN } from '../config/schema.js';
 import { QuarantineStore } from './store.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * `chokepoint quarantine list | release AGENT | add AGENT [--reason R] [--for DURATION]`: edits the state
@@ -31,7 +32,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
       allowPositionals: true,
     });
   } catch (error) {
-    process.stderr.write(`chokepoint quarantine: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`chokepoint quarantine: ${messageOf(error)}\n`);
     return 2;
   }
   const [action, agent, ...extra] = parsed.positionals;
@@ -74,7 +75,7 @@ export async function quarantineCommand(args: string[]): Promise<number> {
   try {
     store = await QuarantineStore.openIn(stateDir);
   } catch (error) {
-    process.stderr.write(`chokepoint: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`chokepoint: ${messageOf(error)}\n`);
     return 1;
   }
   if (action === 'list') {

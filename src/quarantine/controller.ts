@@ -4,6 +4,7 @@ import type { Tags } from '../events/types.js';
 import type { FlowRegistry } from '../flow/registry.js';
 import type { QuarantineEntry, QuarantineStore } from './store.js';
 import { WebhookNotifier } from './webhooks.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * Everything that happens when an agent enters or leaves quarantine, in one place, whoever asks for
@@ -78,7 +79,7 @@ export class QuarantineController {
         kind: 'alert',
         outcome: 'failure',
         agent: request.agent,
-        reason: `quarantine of ${request.agent} is in force but could not be saved: ${error instanceof Error ? error.message : String(error)}`,
+        reason: `quarantine of ${request.agent} is in force but could not be saved: ${messageOf(error)}`,
       }),
     );
     if (!existing) {
@@ -167,7 +168,7 @@ export class QuarantineController {
         this.store.release(entry.agent).then(
           () => undefined,
           (error: unknown) => {
-            this.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', agent: entry.agent, reason: `expired quarantine of ${entry.agent} could not be removed from the state file: ${error instanceof Error ? error.message : String(error)}` });
+            this.events.emit({ name: 'listener.error', kind: 'alert', outcome: 'failure', agent: entry.agent, reason: `expired quarantine of ${entry.agent} could not be removed from the state file: ${messageOf(error)}` });
           },
         ),
       );

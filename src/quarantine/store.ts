@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { messageOf } from '../error-message.js';
 
 /**
  * Quarantined agents: every live flow of the agent is closed and every new one denied until an
@@ -243,5 +244,5 @@ function isMissingFile(error: unknown): boolean {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }

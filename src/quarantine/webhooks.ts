@@ -5,6 +5,7 @@ import https from 'node:https';
 import { SECRET_REFERENCE, type QuarantineTransition, type WebhookConfig } from '../config/quarantine-config.js';
 import type { EventBus } from '../events/bus.js';
 import type { Tags } from '../events/types.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * Tells webhooks (a trainer, an orchestrator) when an agent enters or leaves quarantine, so the job can
@@ -119,7 +120,7 @@ export class WebhookNotifier {
         }
         lastError = `HTTP ${status}`;
       } catch (error) {
-        lastError = error instanceof Error ? error.message : String(error);
+        lastError = messageOf(error);
       }
       // A newer notice for this agent replaces this one: no point retrying what is no longer true.
       if (superseded()) return;

@@ -7,6 +7,7 @@ import type { ManagedSink, QueueOptions } from './queued-sink.js';
 import { SinkReporter, type EmitEvent } from './reporter.js';
 import type { SinkConfig } from './sink-config.js';
 import { SyslogSink } from './syslog-sink.js';
+import { messageOf } from '../error-message.js';
 
 /** Longest wait between reconnection attempts to a syslog server that stays down. */
 const SYSLOG_RECONNECT_MAX_MS = 30_000;
@@ -28,7 +29,7 @@ export async function createSinks(config: Pick<ChokepointConfig, 'sinks' | 'stat
     for (const sinkConfig of config.sinks) sinks.push(await createSink(sinkConfig, config.stateDir, emit, tuning));
   } catch (error) {
     await Promise.all(sinks.map((sink) => sink.close()));
-    throw new SinkSetupError(error instanceof Error ? error.message : String(error));
+    throw new SinkSetupError(messageOf(error));
   }
   return sinks;
 }
@@ -53,7 +54,7 @@ async function createSink(config: SinkConfig, stateDir: string, emit: EmitEvent,
       try {
         return new SyslogSink({ ...queue, batchMax: 100, retryMs: config.reconnectMs, retryMaxMs: Math.max(config.reconnectMs, SYSLOG_RECONNECT_MAX_MS), flushTimeoutMs: tuning.flushTimeoutMs ?? 5_000 }, formatter, config);
       } catch (error) {
-        throw new Error(`sink ${config.name}: ${error instanceof Error ? error.message : String(error)}`);
+        throw new Error(`sink ${config.name}: ${messageOf(error)}`);
       }
     case 'http':
       return HttpSink.create(queue, formatter, config, stateDir);

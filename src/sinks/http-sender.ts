@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { DeadLetterFile } from './dead-letter.js';
 import type { Spool, SpoolBatch } from './spool.js';
 import type { SinkReporter } from './reporter.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * Answers that say "this content is wrong", not "try later" or "you are not let in": the batch will
@@ -65,7 +66,7 @@ export class HttpSender {
 
   start(): void {
     // The loop handles its own failures; this catch is the last guard so a bug cannot crash the proxy.
-    this.loop ??= this.run().catch((error: unknown) => this.reporter.error(`sender stopped: ${error instanceof Error ? error.message : String(error)}`));
+    this.loop ??= this.run().catch((error: unknown) => this.reporter.error(`sender stopped: ${messageOf(error)}`));
   }
 
   /** Stops sending; an unacknowledged batch in flight is aborted and stays in the spool. */
@@ -96,7 +97,7 @@ export class HttpSender {
       try {
         batch = await this.spool.read(limit, this.options.batch.maxBytes);
       } catch (error) {
-        this.reporter.error(`spool read: ${error instanceof Error ? error.message : String(error)}`);
+        this.reporter.error(`spool read: ${messageOf(error)}`);
         await this.sleep(this.backoff(++failures));
         continue;
       }
@@ -145,7 +146,7 @@ export class HttpSender {
     try {
       kept = await this.options.deadLetter.append(line);
     } catch (error) {
-      this.reporter.error(`dead-letter file: ${error instanceof Error ? error.message : String(error)}`);
+      this.reporter.error(`dead-letter file: ${messageOf(error)}`);
       return false;
     }
     this.reporter.deadLettered(`HTTP ${status}`, kept);
@@ -154,7 +155,7 @@ export class HttpSender {
 
   private async acknowledge(end: SpoolBatch['end']): Promise<void> {
     await this.spool.acknowledge(end).catch((error: unknown) =>
-      this.reporter.error(`spool acknowledge: ${error instanceof Error ? error.message : String(error)}`),
+      this.reporter.error(`spool acknowledge: ${messageOf(error)}`),
     );
   }
 

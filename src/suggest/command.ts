@@ -10,6 +10,7 @@ import { collect, type AgentFindings } from './collect.js';
 import { ruleLine, suggestRules } from './group.js';
 import { readEventStream, type ReadResult } from './read-events.js';
 import { allowDiff } from './yaml-diff.js';
+import { messageOf } from '../error-message.js';
 
 /**
  * `chokepoint suggest [--events FILE…] [--rules DIR] [--agent NAME]`: from what agents were refused
@@ -30,7 +31,7 @@ export async function suggestCommand(args: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (error) {
-    process.stderr.write(`chokepoint suggest: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    process.stderr.write(`chokepoint suggest: ${messageOf(error)}\n${USAGE}`);
     return 2;
   }
   const read: ReadResult = { events: [], badLines: 0 };
@@ -39,7 +40,7 @@ export async function suggestCommand(args: string[]): Promise<number> {
     try {
       await readEventStream(file === '-' ? process.stdin : createReadStream(file), read);
     } catch (error) {
-      process.stderr.write(`chokepoint suggest: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`chokepoint suggest: cannot read ${file}: ${messageOf(error)}\n`);
       return 1;
     }
   }

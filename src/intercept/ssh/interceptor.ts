@@ -16,6 +16,7 @@ import { answerAndClose, FAILED_EXIT_STATUS, relaySession, type LiveChannels } f
 import { describeSessionPolicy, judgeEnv, judgeExec, judgeShell, judgeSubsystem, printable } from './session-policy.js';
 import { readProxyKey } from './upstream-key.js';
 import { loginUpstream } from './upstream-login.js';
+import { messageOf } from '../../error-message.js';
 
 /**
  * `intercept: ssh`: the agent's SSH connection ends here. Chokepoint first logs in upstream itself (over
@@ -308,6 +309,3 @@ function sameInterception(a: SshInterception, b: SshInterception): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
