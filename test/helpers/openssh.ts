@@ -3,7 +3,10 @@
  * proxy, a loopback listener running one `sshd -i` per connection (optionally logging to a file), and
  * a runner for client programs (ssh, git) that collects their output.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { SshLab } from '../unit/inspect/ssh-capture.js';
 import { SSHD } from '../unit/inspect/ssh-capture.js';
 import { tcpUpstream } from './upstreams.js';
@@ -139,4 +142,24 @@ export function startSshServer(lab: SshLab, authorizedKeys: string, options: Ssh
     socket.on('close', () => sshd.kill());
     sshd.stdin.on('error', () => socket.destroy());
   });
+}
+
+/** A temp directory with an ed25519 client key, an authorized_keys file for it, and the ProxyCommand script. */
+export interface SshClientFiles {
+  dir: string;
+  clientKey: string;
+  authorizedKeys: string;
+  scriptPath: string;
+}
+
+export function prepareSshClient(prefix: string): SshClientFiles {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const clientKey = path.join(dir, 'id_ed25519');
+  const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
+  const authorizedKeys = path.join(dir, 'authorized_keys');
+  copyFileSync(`${clientKey}.pub`, authorizedKeys);
+  const scriptPath = path.join(dir, 'proxy-command.cjs');
+  writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
+  return { dir, clientKey, authorizedKeys, scriptPath };
 }

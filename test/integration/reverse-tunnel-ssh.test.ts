@@ -14,14 +14,13 @@
  * Needs root (sshd's privilege separation), OpenSSH and git; skipped with the reason otherwise.
  */
 import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { nextEvent } from '../helpers/event-waits.js';
-import { PROXY_COMMAND_SCRIPT, startSshServer, type SshServer } from '../helpers/openssh.js';
+import { prepareSshClient, startSshServer, type SshServer } from '../helpers/openssh.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { tempRules, type TempRules } from '../helpers/rules.js';
 import { echoUpstream, type Upstream } from '../helpers/upstreams.js';
@@ -97,14 +96,8 @@ describe.skipIf(unavailable !== undefined)('reverse tunnels in real OpenSSH sess
 
   beforeAll(async () => {
     if ('unavailable' in lab) throw new Error(lab.unavailable);
-    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-rtun-'));
-    clientKey = path.join(dir, 'id_ed25519');
-    const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
-    if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
-    const authorizedKeys = path.join(dir, 'authorized_keys');
-    copyFileSync(`${clientKey}.pub`, authorizedKeys);
-    scriptPath = path.join(dir, 'proxy-command.cjs');
-    writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
+    let authorizedKeys: string;
+    ({ dir, clientKey, authorizedKeys, scriptPath } = prepareSshClient('chokepoint-rtun-'));
     // scp speaks SFTP by default since OpenSSH 9.0: the outside serves it in-process.
     outside = await startSshServer(lab, authorizedKeys);
     // The agent's own sshd, which the reverse tunnel exposes to the outside.

@@ -7,16 +7,15 @@
  *
  * Needs root (sshd's privilege separation) and OpenSSH installed; skipped with the reason otherwise.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChokepointEvent } from '../../src/events/types.js';
 import { nextEvent } from '../helpers/event-waits.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { DENY_UNKNOWN_POLICY, tempRules, type TempRules } from '../helpers/rules.js';
-import { PROXY_COMMAND_SCRIPT, startSshServer, type SshServer } from '../helpers/openssh.js';
+import { prepareSshClient, startSshServer, type SshServer } from '../helpers/openssh.js';
 import { prepareSshLab } from '../unit/inspect/ssh-capture.js';
 
 interface SshResult {
@@ -39,14 +38,8 @@ describe.skipIf(unavailable !== undefined)('real OpenSSH through the proxy', () 
 
   beforeAll(async () => {
     if ('unavailable' in lab) throw new Error(lab.unavailable);
-    dir = mkdtempSync(path.join(tmpdir(), 'chokepoint-ssh-client-'));
-    clientKey = path.join(dir, 'id_ed25519');
-    const keygen = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
-    if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr.toString()}`);
-    const authorizedKeys = path.join(dir, 'authorized_keys');
-    copyFileSync(`${clientKey}.pub`, authorizedKeys);
-    scriptPath = path.join(dir, 'proxy-command.cjs');
-    writeFileSync(scriptPath, PROXY_COMMAND_SCRIPT);
+    let authorizedKeys: string;
+    ({ dir, clientKey, authorizedKeys, scriptPath } = prepareSshClient('chokepoint-ssh-client-'));
     sshd = await startSshServer(lab, authorizedKeys);
 
     // ssh.test allows SSH by name; nossh.test is the same server under a rule that lists no protocols,
