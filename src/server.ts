@@ -125,9 +125,6 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     new QuarantineController(quarantine, events, registry, config.quarantine),
     sshInterceptor,
   );
-  // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
-  await pipeline.quarantines.start();
-
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
   let socksAddress: AddressInfo | undefined;
@@ -144,6 +141,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   let dnsListener: DnsListener | undefined;
   let transparentAddress: AddressInfo | undefined;
   try {
+    // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
+    await pipeline.quarantines.start();
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
         headerTimeoutMs: config.timeouts.headerMs,
@@ -188,7 +187,11 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       keepServing(server, 'transparent', events);
     }
   } catch (error) {
-    await Promise.all(servers.map(closeServer));
+    // Whatever started before the failure is released: an in-process caller (tests, an embedding
+    // program) keeps running, and a bound DNS port or a webhook retry must not outlive the failed start.
+    pipeline.quarantines.stop();
+    await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
+    admin.detach();
     await closeSinks();
     throw error;
   }
