@@ -260,6 +260,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       pipeline.quarantines.stop();
       pipeline.terminateAll('proxy stopping');
       await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
+      // A terminated flow's flow.closed comes once both of its sockets have closed (a later turn): wait
+      // for it so that proxy.stopped is the last event of the chain. A flow still dialling ends when its
+      // dial does; the wait is capped at the connect timeout so that a stop always completes.
+      await flowsClosed(registry, config.timeouts.connectMs);
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
       admin.detach();
@@ -267,6 +271,16 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       await closeSinks();
     },
   };
+}
+
+/** Resolves when every live flow has closed, or after `capMs`, whichever is first. */
+async function flowsClosed(registry: FlowRegistry, capMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const capped = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, capMs);
+  });
+  await Promise.race([registry.whenEmpty(), capped]);
+  clearTimeout(timer);
 }
 
 async function loadSnapshot(dir: string): Promise<ReturnType<typeof buildSnapshot>> {

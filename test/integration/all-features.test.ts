@@ -33,6 +33,8 @@ let cli: CliProcess;
 let exit: CliResult;
 let eventFile: string;
 let token: string;
+/** A tunnel left open across SIGTERM. */
+let openTunnel: import('node:net').Socket | undefined;
 const ports = { http: 0, socks: 0, dns: 0, admin: 0 };
 
 /** The sink file's events so far (whole lines only). */
@@ -71,6 +73,8 @@ beforeAll(async () => {
       `  bytes_out: { limit: ${BUDGET_BYTES}, window: 1h, action: quarantine }`,
       '',
     ].join('\n'),
+    // Another source, not quarantined: its tunnel is still open when the proxy is told to stop.
+    bystander: ['agent: bystander', 'identify: { sources: ["127.0.0.2/32"] }', 'allow:', `  - { cidr: 127.0.0.1/32, ports: [${echo.port}] }`, ''].join('\n'),
   });
   token = adminToken();
   await writeFile(path.join(work, 'admin-token'), `${token}\n`, { mode: 0o600 });
@@ -147,7 +151,13 @@ describe('one proxy with every listener, sink, budget and webhook', () => {
   });
 
   it('stops on SIGTERM with code 0, its event loop empty (nothing left open keeps it alive)', async () => {
+    const tunnel = await connectTunnel(ports.http, `127.0.0.1:${echo.port}`, { localAddress: '127.0.0.2' });
+    expect(tunnel.status).toBe(200);
+    expect((await echoRoundTrip(tunnel.socket, 'still here')).toString()).toBe('still here');
+    openTunnel = tunnel.socket;
+    await waitForSinkEvent((event) => event.event.action === 'flow.allowed' && event.chokepoint.agent === 'bystander');
     cli.child.kill('SIGTERM');
+    await whenClosed(tunnel.socket);
     exit = await cli.exited;
     expect(exit.signal).toBeNull();
     expect(exit.stderr).not.toMatch(/unclean|fatal/);
@@ -163,7 +173,11 @@ describe('one proxy with every listener, sink, budget and webhook', () => {
     for (const action of ['proxy.started', 'flow.allowed', 'dns.query', 'marker.set', 'flow.killed', 'agent.quarantined', 'quarantine.webhook_delivered', 'proxy.heartbeat']) {
       expect(actions, action).toContain(action);
     }
-    expect(events.at(-1)?.event.action).toBe('proxy.stopped');
+    expect(events.at(-1)?.event.action, JSON.stringify(events.slice(-4).map((e) => [e.event.action, e.chokepoint.agent, e.event.reason]))).toBe('proxy.stopped');
+    // The tunnel open at the stop ends with its flow.closed, before proxy.stopped (nothing after it).
+    const bystanderFlow = events.find((event) => event.event.action === 'flow.allowed' && event.chokepoint.agent === 'bystander');
+    expect(events.some((event) => event.event.action === 'flow.closed' && event.chokepoint.flow_id === bystanderFlow?.chokepoint.flow_id)).toBe(true);
+    expect(openTunnel?.destroyed).toBe(true);
     expect(events.map((event) => event.event.sequence)).toEqual(events.map((_, index) => index + 1));
   });
 });
