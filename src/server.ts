@@ -199,6 +199,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   // Reloads are serialised: a burst of triggers never interleaves two loads.
   let reloading: Promise<{ ok: boolean; errors: string[] }> = Promise.resolve({ ok: true, errors: [] });
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
+    // A trigger landing during the stop (an admin request, SIGHUP) would run after proxy.stopped.
+    if (stopping) return Promise.resolve({ ok: false, errors: ['the proxy is stopping'] });
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
       await pipeline.quarantines.reloadState().catch((error: unknown) =>

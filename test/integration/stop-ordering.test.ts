@@ -5,10 +5,11 @@ import { webhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiv
 
 /**
  * proxy.stopped is the last event of a run: what the stop itself cuts short (a webhook delivery still
- * waiting for its receiver) reports before it, never after — an event after proxy.stopped reaches sinks
- * that are already closed, or makes a log look like two runs interleaved.
+ * waiting for its receiver) reports before it, and nothing starts during the stop (a reload) — an event
+ * after proxy.stopped reaches sinks that are already closed. (Flows terminated by the stop: see
+ * all-features.test.ts.)
  */
-describe('stop with a webhook delivery in flight', () => {
+describe('nothing after proxy.stopped', () => {
   let rules: TempRules;
   let hook: WebhookReceiver;
 
@@ -21,7 +22,7 @@ describe('stop with a webhook delivery in flight', () => {
     await rules.remove();
   });
 
-  it('emits nothing after proxy.stopped', async () => {
+  it('a webhook delivery cut short by the stop reports before proxy.stopped', async () => {
     const proxy = await startTestProxy(rules.dir, (config) => {
       config.quarantine.webhooks = [{ url: hook.url, headers: {}, timeoutMs: 600_000, on: ['quarantined', 'released'], retries: 0, backoffMs: 500 }];
     });
@@ -33,5 +34,14 @@ describe('stop with a webhook delivery in flight', () => {
     const actions = proxy.log.events.map((event) => event.event.action);
     expect(actions.at(-1)).toBe('proxy.stopped');
     expect(actions).toContain('quarantine.webhook_failed');
+  });
+
+  it('does not reload after a stop began (an admin API request or SIGHUP landing during the stop)', async () => {
+    const proxy = await startTestProxy(rules.dir);
+    const stopped = proxy.stop();
+    const late = proxy.proxy.reload('during stop');
+    await stopped;
+    expect((await late).ok).toBe(false);
+    expect(proxy.log.events.map((event) => event.event.action).at(-1)).toBe('proxy.stopped');
   });
 });
