@@ -141,8 +141,6 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   let dnsListener: DnsListener | undefined;
   let transparentAddress: AddressInfo | undefined;
   try {
-    // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
-    await pipeline.quarantines.start();
     if (config.listen.http) {
       const server = createHttpProxyServer(pipeline, {
         headerTimeoutMs: config.timeouts.headerMs,
@@ -237,6 +235,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     },
   });
   sshInterceptor.started();
+  // Quarantines that lapsed while the proxy was down are released, with their event, now: after
+  // proxy.started, the only event a hash chain may begin with (verify-log rejects any other). Until the
+  // sweep, the store already ignores expired entries, so no agent is refused for one meanwhile.
+  await pipeline.quarantines.start();
 
   const heartbeat = startHeartbeat(events, config.events.heartbeatSeconds, { liveFlows: () => registry.size });
 

@@ -7,7 +7,7 @@
  * any part would keep its event loop alive — and `chokepoint verify-log` must find the sink's file intact.
  * Transparent mode needs iptables in a namespace and has its own proof (test/e2e); it is off here.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,12 @@ beforeAll(async () => {
     bystander: ['agent: bystander', 'identify: { sources: ["127.0.0.2/32"] }', 'allow:', `  - { cidr: 127.0.0.1/32, ports: [${echo.port}] }`, ''].join('\n'),
   });
   token = adminToken();
+  // A quarantine that lapsed while the proxy was down: released, with its event, at start-up.
+  await mkdir(path.join(work, 'state'), { recursive: true });
+  await writeFile(
+    path.join(work, 'state', 'quarantine.json'),
+    JSON.stringify({ version: 1, quarantined: [{ agent: 'bystander', since: '2026-01-01T00:00:00.000Z', reason: 'operator', trigger: 'operator', expiresAt: '2026-01-01T01:00:00.000Z' }] }),
+  );
   await writeFile(path.join(work, 'admin-token'), `${token}\n`, { mode: 0o600 });
   // Relative paths on purpose: they are resolved against the config file's directory, not the cwd.
   eventFile = path.join(work, 'logs', 'events.jsonl');
@@ -173,6 +179,8 @@ describe('one proxy with every listener, sink, budget and webhook', () => {
     for (const action of ['proxy.started', 'flow.allowed', 'dns.query', 'marker.set', 'flow.killed', 'agent.quarantined', 'quarantine.webhook_delivered', 'proxy.heartbeat']) {
       expect(actions, action).toContain(action);
     }
+    const lapsed = events.find((event) => event.event.action === 'agent.released' && event.chokepoint.agent === 'bystander');
+    expect(lapsed?.event.reason).toBe('expired');
     expect(events.at(-1)?.event.action, JSON.stringify(events.slice(-4).map((e) => [e.event.action, e.chokepoint.agent, e.event.reason]))).toBe('proxy.stopped');
     // The tunnel open at the stop ends with its flow.closed, before proxy.stopped (nothing after it).
     const bystanderFlow = events.find((event) => event.event.action === 'flow.allowed' && event.chokepoint.agent === 'bystander');
