@@ -27,8 +27,8 @@ Usage:
   chokepoint --help
 
 run      Start the proxy.
-  --config FILE       YAML config: listen, rules, state_dir, certs_dir, events, sinks, hosts, dns,
-                      timeouts, limits, admin, quarantine (expiry, webhooks) (see README). sinks:
+  --config FILE       YAML config: listen, rules, state_dir, certs_dir, inspect, events, sinks, hosts,
+                      dns, timeouts, limits, admin, quarantine (expiry, webhooks) (see README). sinks:
                       stdout / file (rotated) / syslog (udp, tcp, tls) / http (JSON or Splunk HEC,
                       spooled under state_dir); sinks replace --events / events.file.
   --rules DIR         Rules directory (policy.yaml, agents/*.yaml). Default: ./rules

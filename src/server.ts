@@ -125,9 +125,6 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     new QuarantineController(quarantine, events, registry, config.quarantine),
     sshInterceptor,
   );
-  // Quarantines that lapsed while the proxy was down are released (with their event) before it serves.
-  await pipeline.quarantines.start();
-
   const servers: TrackedServer[] = [];
   let httpAddress: AddressInfo | undefined;
   let socksAddress: AddressInfo | undefined;
@@ -188,7 +185,11 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       keepServing(server, 'transparent', events);
     }
   } catch (error) {
-    await Promise.all(servers.map(closeServer));
+    // Whatever started before the failure is released: an in-process caller (tests, an embedding
+    // program) keeps running, and a bound DNS port or a webhook retry must not outlive the failed start.
+    pipeline.quarantines.stop();
+    await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
+    admin.detach();
     await closeSinks();
     throw error;
   }
@@ -196,6 +197,8 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   // Reloads are serialised: a burst of triggers never interleaves two loads.
   let reloading: Promise<{ ok: boolean; errors: string[] }> = Promise.resolve({ ok: true, errors: [] });
   const reload = (trigger: string): Promise<{ ok: boolean; errors: string[] }> => {
+    // A trigger landing during the stop (an admin request, SIGHUP) would run after proxy.stopped.
+    if (stopping) return Promise.resolve({ ok: false, errors: ['the proxy is stopping'] });
     reloading = reloading.then(async () => {
       // An operator may have released an agent with `chokepoint quarantine release`.
       await pipeline.quarantines.reloadState().catch((error: unknown) =>
@@ -232,6 +235,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
     },
   });
   sshInterceptor.started();
+  // Quarantines that lapsed while the proxy was down are released, with their event, now: after
+  // proxy.started, the only event a hash chain may begin with (verify-log rejects any other). Until the
+  // sweep, the store already ignores expired entries, so no agent is refused for one meanwhile.
+  await pipeline.quarantines.start();
 
   const heartbeat = startHeartbeat(events, config.events.heartbeatSeconds, { liveFlows: () => registry.size });
 
@@ -257,6 +264,10 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       pipeline.quarantines.stop();
       pipeline.terminateAll('proxy stopping');
       await Promise.all([...servers.map(closeServer), dnsListener?.close()]);
+      // A terminated flow's flow.closed comes once both of its sockets have closed (a later turn): wait
+      // for it so that proxy.stopped is the last event of the chain. A flow still dialling ends when its
+      // dial does; the wait is capped at the connect timeout so that a stop always completes.
+      await flowsClosed(registry, config.timeouts.connectMs);
       events.emit({ name: 'proxy.stopped', kind: 'state' });
       await events.flush();
       admin.detach();
@@ -264,6 +275,16 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       await closeSinks();
     },
   };
+}
+
+/** Resolves when every live flow has closed, or after `capMs`, whichever is first. */
+async function flowsClosed(registry: FlowRegistry, capMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const capped = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, capMs);
+  });
+  await Promise.race([registry.whenEmpty(), capped]);
+  clearTimeout(timer);
 }
 
 async function loadSnapshot(dir: string): Promise<ReturnType<typeof buildSnapshot>> {

@@ -58,6 +58,8 @@ export interface DnsClient {
 
 export interface Upstream {
   ask(name: string, type: string): Promise<UpstreamAnswer>;
+  /** Fails the queries still waiting (a stop), so that their answers and events come before it ends. */
+  close?(): void;
 }
 
 export interface DnsServiceParts {
@@ -118,8 +120,25 @@ export class DnsService {
     this.malformed = malformedReporter(parts.events, parts.overloadReportMs ?? 10_000);
   }
 
+  /** Answers being worked out (a stop waits for them: their dns.query events come before proxy.stopped). */
+  private readonly answering = new Set<Promise<unknown>>();
+
   /** The answer to send back, or undefined when the packet must be dropped unanswered. */
-  async answer(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
+  answer(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
+    const answered = this.answerQuery(bytes, client);
+    this.answering.add(answered);
+    const forget = (): void => void this.answering.delete(answered);
+    answered.then(forget, forget);
+    return answered;
+  }
+
+  /** Ends the upstream queries still waiting and resolves once every answer (and its event) is done. */
+  async close(): Promise<void> {
+    this.parts.upstream.close?.();
+    await Promise.allSettled([...this.answering]);
+  }
+
+  private async answerQuery(bytes: Buffer, client: DnsClient): Promise<Buffer | undefined> {
     const parsed = parseQuery(bytes);
     if (!parsed.ok) {
       const identified = this.parts.policy().identities.bySource(client.address) !== undefined;

@@ -23,21 +23,38 @@ export type UpstreamAnswer =
 
 type Attempt = { kind: 'answer'; message: dnsPacket.DecodedPacket } | { kind: 'truncated' } | { kind: 'failed'; reason: string };
 
+/** Ends a pending attempt now (the forwarder is closing). */
+type AbortAttempt = (attempt: Attempt) => void;
+
+const STOPPING = 'the proxy is stopping';
+
 export class UpstreamForwarder {
+  /** Attempts waiting for an upstream: a stop ends them at once instead of after their timeout. */
+  private readonly pending = new Set<AbortAttempt>();
+  private closed = false;
+
   constructor(
     private readonly servers: readonly UpstreamServer[],
     private readonly timeoutMs: number,
   ) {}
 
+  /** Fails every query still waiting for an upstream and every later one (their sockets and timers closed). */
+  close(): void {
+    this.closed = true;
+    for (const abort of [...this.pending]) abort({ kind: 'failed', reason: STOPPING });
+  }
+
   async ask(name: string, type: string): Promise<UpstreamAnswer> {
     const failures: string[] = [];
     let fallback: UpstreamAnswer | undefined;
     for (const server of this.servers) {
+      if (this.closed) return { ok: false, reason: STOPPING };
       const where = describe(server);
       const id = randomInt(0x10000);
       const query = encodeQuery(id, name, type);
-      let attempt = await askUdp(server, query, id, name, type, this.timeoutMs);
-      if (attempt.kind === 'truncated') attempt = await askTcp(server, query, id, name, type, this.timeoutMs);
+      let attempt = await askUdp(server, query, id, name, type, this.timeoutMs, this.pending);
+      if (attempt.kind === 'truncated' && !this.closed) attempt = await askTcp(server, query, id, name, type, this.timeoutMs, this.pending);
+      if (this.closed) return { ok: false, reason: STOPPING };
       if (attempt.kind === 'failed' || attempt.kind === 'truncated') {
         failures.push(`${where}: ${attempt.kind === 'failed' ? attempt.reason : 'truncated over TCP too'}`);
         continue;
@@ -87,10 +104,14 @@ function matching(bytes: Buffer, id: number, name: string, type: string): dnsPac
   return message;
 }
 
-function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number): Promise<Attempt> {
+function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number, pending: Set<AbortAttempt>): Promise<Attempt> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
+    let done = false;
     const finish = (attempt: Attempt): void => {
+      if (done) return;
+      done = true;
+      pending.delete(finish);
       clearTimeout(timer);
       socket.removeAllListeners('message');
       socket.on('error', () => {});
@@ -102,6 +123,7 @@ function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string,
       resolve(attempt);
     };
     const timer = setTimeout(() => finish({ kind: 'failed', reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    pending.add(finish);
     socket.on('error', (error: NodeJS.ErrnoException) => finish({ kind: 'failed', reason: error.code ?? error.message }));
     socket.on('message', (bytes) => {
       const message = matching(bytes, id, name, type);
@@ -113,18 +135,20 @@ function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string,
   });
 }
 
-function askTcp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number): Promise<Attempt> {
+function askTcp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number, pending: Set<AbortAttempt>): Promise<Attempt> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: server.host, port: server.port });
     let done = false;
     const finish = (attempt: Attempt): void => {
       if (done) return;
       done = true;
+      pending.delete(finish);
       clearTimeout(timer);
       socket.destroy();
       resolve(attempt);
     };
     const timer = setTimeout(() => finish({ kind: 'failed', reason: `no answer over TCP within ${timeoutMs} ms` }), timeoutMs);
+    pending.add(finish);
     socket.on('error', (error: NodeJS.ErrnoException) => finish({ kind: 'failed', reason: `TCP ${error.code ?? error.message}` }));
     socket.on('close', () => finish({ kind: 'failed', reason: 'TCP connection closed before an answer' }));
     socket.on('connect', () => socket.write(frame(query)));

@@ -27,6 +27,12 @@ export class EventBus {
   private readonly listeners = new Set<(event: ChokepointEvent) => void>();
   /** Adds to each event before it is shaped (training-step markers → labels); one hook, set once. */
   private enrich: ((input: EventInput) => EventInput) | undefined;
+  /**
+   * Events linked while another event is being delivered (a sink's report, a subscriber that emits):
+   * delivered after it, so every sink and subscriber sees events in sequence (= chain) order.
+   */
+  private readonly pending: ChokepointEvent[] = [];
+  private delivering = false;
 
   setEnricher(enrich: (input: EventInput) => EventInput): void {
     this.enrich = enrich;
@@ -54,9 +60,21 @@ export class EventBus {
   emit(input: EventInput): ChokepointEvent {
     const event = shapeEvent(this.enrich ? this.enrich(input) : input, ++this.sequence, new Date());
     this.chain?.link(event);
-    for (const sink of this.sinks) sink.write(event);
-    for (const listener of this.listeners) listener(event);
+    this.pending.push(event);
+    if (!this.delivering) this.deliverPending();
     return event;
+  }
+
+  private deliverPending(): void {
+    this.delivering = true;
+    try {
+      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+        for (const sink of this.sinks) sink.write(next);
+        for (const listener of this.listeners) listener(next);
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 
   async flush(): Promise<void> {

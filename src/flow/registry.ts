@@ -7,6 +7,8 @@ import type { Flow } from './flow.js';
 export class FlowRegistry {
   private readonly flows = new Map<string, Flow>();
   private readonly perAgent = new Map<string, number>();
+  /** Resolvers of `whenEmpty` calls, run when the last flow is removed. */
+  private emptyWaiters: Array<() => void> = [];
 
   constructor(private readonly limits: { maxTotal: number; maxPerAgent: number }) {}
 
@@ -33,6 +35,17 @@ export class FlowRegistry {
     const count = (this.perAgent.get(flow.agent.name) ?? 1) - 1;
     if (count <= 0) this.perAgent.delete(flow.agent.name);
     else this.perAgent.set(flow.agent.name, count);
+    if (this.flows.size === 0 && this.emptyWaiters.length > 0) {
+      const waiters = this.emptyWaiters;
+      this.emptyWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /** Resolves once no flow is live (at once if none is): a stop waits for the last `flow.closed`. */
+  whenEmpty(): Promise<void> {
+    if (this.flows.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   get size(): number {

@@ -92,6 +92,8 @@ function serve(service: DnsService, udp: dgram.Socket, tcp: net.Server, options:
     address: udpAddress,
     close: async () => {
       closed = true;
+      // Queries waiting for an upstream end now (SERVFAIL, with their dns.query event), not after their timeout.
+      await service.close();
       const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       const udpClosed = new Promise<void>((resolve) => udp.close(() => resolve()));

@@ -171,6 +171,8 @@ describe('HTTP sink', () => {
     const second = await startSinkProxy(workspace, [httpSink()]);
     const warning = await second.log.waitFor((event) => event.event.action === 'sink.error');
     expect(warning.event.reason).toMatch(/ack\.json was damaged/);
+    // Found while the sink opened, reported after proxy.started: a hash chain may only begin with it.
+    expect(second.log.events[0]?.event.action).toBe('proxy.started');
     await collector.waitUntil(hasNumber(99));
     await second.proxy.stop();
     expect(receivedNumbers()).toEqual(range(0, 100));

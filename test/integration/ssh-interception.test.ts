@@ -54,6 +54,9 @@ function connectOutcome(port: number): Promise<'connected' | 'refused'> {
   });
 }
 
+/** Small enough that an upload crosses it, large enough for the SSH handshake and login. */
+const METERED_BUDGET_BYTES = 64 * 1024;
+
 describe.skipIf(unavailable !== undefined)('SSH interception with real OpenSSH and git', () => {
   let dir: string;
   let certsDir: string;
@@ -148,7 +151,19 @@ allow:
     ${intercept(sshdHostKey)}
   - { cidr: 127.0.0.1/32, ports: [${sshd.port}] }
 `;
-    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml, auditor: auditorYaml });
+    // An agent with a bytes_out budget (third loopback source): what it sends through an intercepted
+    // session is metered like a relayed tunnel's bytes.
+    const meteredYaml = `agent: metered
+identify: { sources: ["127.0.0.3/32"] }
+allow:
+  - host: open.test
+    ports: [${sshd.port}]
+    ${intercept(sshdHostKey)}
+  - { cidr: 127.0.0.1/32, ports: [${sshd.port}] }
+budgets:
+  bytes_out: { limit: ${METERED_BUDGET_BYTES}, window: 1h, action: deny }
+`;
+    rules = await tempRules(DENY_UNKNOWN_POLICY, { shell: agentYaml, auditor: auditorYaml, metered: meteredYaml });
     proxy = await startTestProxy(rules.dir, (config) => {
       config.stateDir = path.join(dir, 'state');
       config.certsDir = certsDir;
@@ -571,6 +586,19 @@ allow:
     const flowClosed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'auditor');
     expect(flowClosed.event.outcome).toBe('failure');
     expect(flowClosed.event.reason).toMatch(/http is not relayed on a connection whose rule intercepts SSH/);
+  });
+
+  it('meters an intercepted session against the bytes_out budget: the upload past it is cut, never forwarded whole', async () => {
+    const upload = 'x'.repeat(METERED_BUDGET_BYTES * 8);
+    const options = sshOptions().map((option) => (option.startsWith('ProxyCommand=') ? `${option} 127.0.0.3` : option));
+    const result = await runProgram('ssh', [...options, 'agent@open.test', 'wc -c'], { input: upload });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).not.toContain(String(upload.length));
+    const exceeded = await proxy.log.waitFor((e) => e.event.action === 'detection.budget_exceeded' && e.chokepoint.agent === 'metered');
+    expect(exceeded.rule?.id).toBe('budget.bytes_out');
+    const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'metered');
+    expect(closed.event.outcome).toBe('failure');
+    expect(closed.event.reason).toMatch(/^budget\.bytes_out: budget bytes_out of agent metered is spent/);
   });
 
   it('fails closed on an upstream host key that differs from the pin: no login, the agent reads why', async () => {

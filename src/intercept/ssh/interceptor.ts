@@ -292,6 +292,31 @@ export class SshInterceptor {
     });
     if (intercepted.held.length > 0) client.unshift(Buffer.concat(intercepted.held));
     server.injectSocket(client);
+    this.meterBytesOut(intercepted, upstreamSocket, (reason) => {
+      refusal ??= reason;
+      failed = true;
+    });
+  }
+
+  /**
+   * The agent's bytes count against its bytes_out budget like a relayed flow's (the held first flight
+   * included): the chunk that would overspend it is never forwarded — both sockets are cut before the
+   * SSH server parses it, since the listener runs ahead of ssh2's own. Must be called right after
+   * `injectSocket`, in the same turn, so that no chunk is read before it is in place.
+   */
+  private meterBytesOut(intercepted: InterceptedFlow, upstreamSocket: net.Socket, refused: (reason: string) => void): void {
+    const { pipeline, flow, client } = intercepted;
+    const meter = pipeline.budgets.meter(flow);
+    const onData = (chunk: Buffer): void => {
+      const reason = meter(chunk.length);
+      if (reason === undefined) return;
+      client.off('data', onData);
+      flow.revoked ??= reason;
+      refused(reason);
+      upstreamSocket.destroy();
+      client.destroy();
+    };
+    client.prependListener('data', onData);
   }
 
   private emit(name: EventInput['name'], flow: Flow, fields: Omit<EventInput, 'name'>): void {
