@@ -36,6 +36,8 @@ socket.on('close', () => {
   if (handshaking) { process.stderr.write('proxycommand: the proxy closed the connection\\n'); process.exit(1); }
   process.stdin.unpipe(socket);
   process.stdin.resume();
+  // A connection reset or destroyed by the proxy may close without an 'end': ssh must still read EOF.
+  process.stdout.end();
 });
 process.stdin.on('end', () => socket.end());
 socket.on('data', (chunk) => {

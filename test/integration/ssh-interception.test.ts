@@ -591,7 +591,9 @@ budgets:
   it('meters an intercepted session against the bytes_out budget: the upload past it is cut, never forwarded whole', async () => {
     const upload = 'x'.repeat(METERED_BUDGET_BYTES * 8);
     const options = sshOptions().map((option) => (option.startsWith('ProxyCommand=') ? `${option} 127.0.0.3` : option));
-    const result = await runProgram('ssh', [...options, 'agent@open.test', 'wc -c'], { input: upload });
+    // What is asserted is the proxy's side: the upload cut, the budget event, the flow closed. The agent's
+    // ssh is bounded so that a client slow to notice the cut connection cannot stall the test.
+    const result = await runProgram('ssh', [...options, 'agent@open.test', 'wc -c'], { input: upload, killAfterMs: 20_000 });
     expect(result.code).not.toBe(0);
     expect(result.stdout).not.toContain(String(upload.length));
     const exceeded = await proxy.log.waitFor((e) => e.event.action === 'detection.budget_exceeded' && e.chokepoint.agent === 'metered');
@@ -599,7 +601,7 @@ budgets:
     const closed = await proxy.log.waitFor((e) => e.event.action === 'flow.closed' && e.chokepoint.agent === 'metered');
     expect(closed.event.outcome).toBe('failure');
     expect(closed.event.reason).toMatch(/^budget\.bytes_out: budget bytes_out of agent metered is spent/);
-  });
+  }, 45_000);
 
   it('fails closed on an upstream host key that differs from the pin: no login, the agent reads why', async () => {
     const logins = acceptedLogins();
