@@ -69,7 +69,3 @@ export const DETECTION_EVENT_NAMES: readonly EventName[] = [...DETECTION_KINDS, 
 );
 
 export const EVENT_NAMES: readonly EventName[] = [...LIFECYCLE_EVENT_NAMES, ...DETECTION_EVENT_NAMES];
-
-export function isDetectionEvent(name: string): boolean {
-  return name.startsWith('detection.');
-}
