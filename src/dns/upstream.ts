@@ -107,12 +107,7 @@ function matching(bytes: Buffer, id: number, name: string, type: string): dnsPac
 function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number, pending: Set<AbortAttempt>): Promise<Attempt> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-    let done = false;
-    const finish = (attempt: Attempt): void => {
-      if (done) return;
-      done = true;
-      pending.delete(finish);
-      clearTimeout(timer);
+    const finish = settleOnce(resolve, pending, timeoutMs, `no answer within ${timeoutMs} ms`, () => {
       socket.removeAllListeners('message');
       socket.on('error', () => {});
       try {
@@ -120,10 +115,7 @@ function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string,
       } catch {
         // Already closed.
       }
-      resolve(attempt);
-    };
-    const timer = setTimeout(() => finish({ kind: 'failed', reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    pending.add(finish);
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => finish({ kind: 'failed', reason: error.code ?? error.message }));
     socket.on('message', (bytes) => {
       const message = matching(bytes, id, name, type);
@@ -138,17 +130,7 @@ function askUdp(server: UpstreamServer, query: Buffer, id: number, name: string,
 function askTcp(server: UpstreamServer, query: Buffer, id: number, name: string, type: string, timeoutMs: number, pending: Set<AbortAttempt>): Promise<Attempt> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: server.host, port: server.port });
-    let done = false;
-    const finish = (attempt: Attempt): void => {
-      if (done) return;
-      done = true;
-      pending.delete(finish);
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(attempt);
-    };
-    const timer = setTimeout(() => finish({ kind: 'failed', reason: `no answer over TCP within ${timeoutMs} ms` }), timeoutMs);
-    pending.add(finish);
+    const finish = settleOnce(resolve, pending, timeoutMs, `no answer over TCP within ${timeoutMs} ms`, () => socket.destroy());
     socket.on('error', (error: NodeJS.ErrnoException) => finish({ kind: 'failed', reason: `TCP ${error.code ?? error.message}` }));
     socket.on('close', () => finish({ kind: 'failed', reason: 'TCP connection closed before an answer' }));
     socket.on('connect', () => socket.write(frame(query)));
@@ -157,4 +139,23 @@ function askTcp(server: UpstreamServer, query: Buffer, id: number, name: string,
       if (message !== undefined) finish({ kind: 'answer', message });
     });
   });
+}
+
+/**
+ * The one way an upstream attempt ends, whichever comes first — an answer, an error, its deadline, or the
+ * listener stopping (`pending` holds it until then): the socket is released and the promise settled once.
+ */
+function settleOnce(resolve: (attempt: Attempt) => void, pending: Set<AbortAttempt>, timeoutMs: number, timeoutReason: string, release: () => void): AbortAttempt {
+  let done = false;
+  const finish = (attempt: Attempt): void => {
+    if (done) return;
+    done = true;
+    pending.delete(finish);
+    clearTimeout(timer);
+    release();
+    resolve(attempt);
+  };
+  const timer = setTimeout(() => finish({ kind: 'failed', reason: timeoutReason }), timeoutMs);
+  pending.add(finish);
+  return finish;
 }
