@@ -6,6 +6,7 @@ import { formatConfigError } from './config/errors.js';
 import { loadRules } from './config/load-rules.js';
 import { watchRules, type RulesWatcher } from './config/watch.js';
 import { EventBus, type EventSink } from './events/bus.js';
+import type { EventInput } from './events/types.js';
 import { startHeartbeat } from './events/heartbeat.js';
 import { createPinoSink } from './events/pino-sink.js';
 import { FlowRegistry } from './flow/registry.js';
@@ -98,9 +99,12 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
   } catch (error) {
     throw new StartupError(messageOf(error));
   }
+  // A sink may report while it opens (a damaged spool acknowledgement): held until proxy.started, the
+  // only event a hash chain may begin with, however long the rest of start-up takes.
+  const sinkReports = holdUntilOpened((input) => events.emit(input));
   let configuredSinks: ManagedSink[];
   try {
-    configuredSinks = await createSinks(config, (input) => events.emit(input), options.sinkTuning);
+    configuredSinks = await createSinks(config, sinkReports.emit, options.sinkTuning);
   } catch (error) {
     throw new StartupError(error instanceof SinkSetupError ? `cannot set up event sinks: ${error.message}` : String(error));
   }
@@ -234,6 +238,7 @@ export async function startProxy(config: ChokepointConfig, options: StartOptions
       agents: initial.snapshot.ruleSet.agents.map((agent) => agent.name),
     },
   });
+  sinkReports.open();
   sshInterceptor.started();
   // Quarantines that lapsed while the proxy was down are released, with their event, now: after
   // proxy.started, the only event a hash chain may begin with (verify-log rejects any other). Until the
@@ -340,4 +345,17 @@ function closeServer({ server, sockets }: TrackedServer): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const socket of sockets) socket.destroy();
   return closed;
+}
+
+/** Passes inputs on once `open` is called; those given before are kept and passed on then, in order. */
+function holdUntilOpened(emit: (input: EventInput) => void): { emit: (input: EventInput) => void; open: () => void } {
+  let held: EventInput[] | undefined = [];
+  return {
+    emit: (input) => (held ? held.push(input) : emit(input)),
+    open: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const input of waiting) emit(input);
+    },
+  };
 }
